@@ -1,0 +1,37 @@
+# The two commands of the README, and the steps they are made of.
+#   make site   set everything up and build the website into _build/html
+#   make test   set everything up and run the whole test suite (package, notebooks, website in Chromium)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: site test execute setup chromium clean
+
+site: $(VENV)/.installed _vendor/.stamp
+	$(BIN)/jupyter-book build . -W --keep-going
+
+test: site chromium
+	$(BIN)/python -m pytest
+
+# Re-execute every chapter in place, deterministically, storing outputs and widget state.
+execute: $(VENV)/.installed
+	$(BIN)/python scripts/execute_notebooks.py
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	touch $@
+
+_vendor/.stamp: vendor/package.json vendor/package-lock.json vendor/widgets-config.js scripts/vendor_assets.py
+	$(BIN)/python scripts/vendor_assets.py
+	touch $@
+
+# The browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+clean:
+	rm -rf _build _vendor

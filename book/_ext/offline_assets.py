@@ -1,0 +1,21 @@
+"""Serve the vendored front-end assets (MathJax, mermaid, require.js, widget manager) from _static/.
+
+Jupyter Book 1 adds every *.js found in the book's own _static/ folder to *every* page. The vendored
+trees hold hundreds of scripts that must load only where needed (MathJax by Sphinx, mermaid by
+sphinxcontrib-mermaid, the widget manager by myst-nb), so they live in _vendor/ and are added to
+html_static_path here, after Jupyter Book has scanned _static/.
+"""
+from pathlib import Path
+
+VENDOR = Path(__file__).resolve().parents[2] / "_vendor"
+
+
+def add_vendor_to_static_path(app, config):
+    if not (VENDOR / "mathjax" / "tex-mml-chtml.js").exists():
+        raise RuntimeError(f"{VENDOR} is missing or incomplete: run `python scripts/vendor_assets.py` first")
+    config.html_static_path.append(str(VENDOR))
+
+
+def setup(app):
+    app.connect("config-inited", add_vendor_to_static_path)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,130 @@
+"""The built website, opened page by page in headless Chromium with every non-local request blocked.
+
+A page fails on: a request to anything but the local server, a failed request or HTTP error, a console
+error or uncaught exception, math that MathJax left unrendered, a mermaid diagram without its SVG, a
+widget snapshot that did not render, or a broken internal link. Run `make site` first (`make test` does).
+"""
+import functools
+import http.server
+import re
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urldefrag, urlparse
+
+import pytest
+import yaml
+
+from conftest import ROOT, SITE
+
+HARMLESS_CONSOLE = [re.compile(r"Got invalid theme mode")]  # sphinx-book-theme, once on a fresh profile
+
+
+def pages():
+    if not (SITE / "index.html").exists():
+        return []
+    skip = {"_static", "_sources", "_images"}
+    return sorted(p.relative_to(SITE).as_posix() for p in SITE.rglob("*.html") if not skip & set(p.relative_to(SITE).parts))
+
+
+def test_site_is_built():
+    assert (SITE / "index.html").exists(), "the website is not built: run `make site`"
+    assert len(pages()) >= 4
+
+
+@pytest.fixture(scope="module")
+def server():
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SITE))
+    handler.log_message = lambda *args: None
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page_path", pages())
+def test_page_renders_offline(browser, server, page_path):
+    context = browser.new_context()
+    page = context.new_page()
+    problems = []
+
+    def route(r):
+        if r.request.url.startswith(server):
+            r.continue_()
+        else:
+            problems.append(f"request to the outside: {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("requestfailed", lambda req: req.url.startswith(server) and problems.append(f"failed: {req.url} ({req.failure})"))
+    page.on("response", lambda res: res.status >= 400 and problems.append(f"HTTP {res.status}: {res.url}"))
+    page.on("pageerror", lambda err: problems.append(f"uncaught exception: {err}"))
+    page.on("console", lambda msg: msg.type == "error" and not any(h.search(msg.text) for h in HARMLESS_CONSOLE)
+            and problems.append(f"console error: {msg.text}"))
+    page.goto(server + page_path, wait_until="networkidle")
+
+    n_math = page.locator(".math").count()
+    if n_math:
+        page.wait_for_function("n => document.querySelectorAll('.math mjx-container').length >= n", arg=n_math,
+                               timeout=20_000)
+        assert page.locator("mjx-merror").count() == 0, "MathJax reported an error in a formula"
+    n_mermaid = page.locator(".mermaid").count()
+    if n_mermaid:
+        page.wait_for_function("n => document.querySelectorAll('.mermaid svg').length >= n", arg=n_mermaid,
+                               timeout=20_000)
+    n_widgets = page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+    if n_widgets:
+        # The manager replaces each view script by the widget's DOM; Image widgets must show a decoded picture.
+        page.wait_for_function("n => document.querySelectorAll('.jupyter-widgets.widget-container, "
+                               ".jupyter-widgets.widget-inline-hbox, .jupyter-widgets.widget-image').length >= n",
+                               arg=n_widgets, timeout=30_000)
+        images = page.locator(".jupyter-widgets img")
+        assert images.count() >= 1, "no widget image rendered"
+        for i in range(images.count()):
+            assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), f"widget image {i} is broken"
+    page.wait_for_timeout(300)  # late console errors from deferred scripts
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+class _Links(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        for name in ("href", "src"):
+            if attrs.get(name) and tag in ("a", "img", "script", "link"):
+                self.urls.append(attrs[name])
+
+
+@pytest.mark.parametrize("page_path", pages())
+def test_internal_links_resolve(page_path):
+    parser = _Links()
+    page = SITE / page_path
+    parser.feed(page.read_text(encoding="utf-8"))
+    broken = []
+    for url in parser.urls:
+        parsed = urlparse(url)
+        if parsed.scheme or url.startswith(("#", "//", "mailto:", "data:")):
+            continue
+        target = (page.parent / unquote(urldefrag(parsed.path).url)).resolve()
+        if not target.exists():
+            broken.append(url)
+    assert not broken, f"{page_path} links to missing files: {broken}"
+
+
+def test_launch_buttons_follow_the_repository_setting():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    repo = urlparse(config["repository"]["url"]).path.strip("/")
+    chapter_pages = [SITE / p for p in pages() if p.startswith("notebooks/")]
+    assert chapter_pages, "no chapter pages were built"
+    for page in chapter_pages:
+        html = page.read_text(encoding="utf-8")
+        name = page.relative_to(SITE).with_suffix(".ipynb").as_posix()
+        assert f"colab.research.google.com/github/{repo}/blob/main/{name}" in html, f"{page.name}: no Colab button"
+        assert f"mybinder.org/v2/gh/{repo}/main?urlpath=" in html, f"{page.name}: no Binder button"
+        assert config["launch_buttons"]["jupyterhub_url"] in html, f"{page.name}: no JupyterHub button"
