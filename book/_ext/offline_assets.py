@@ -16,6 +16,17 @@ def add_vendor_to_static_path(app, config):
     config.html_static_path.append(str(VENDOR))
 
 
+def drop_thebe(app):
+    """Remove sphinx-thebe's page scripts: live code in the page (thebe) is off in this book, yet the
+    extension, which Jupyter Book always loads, writes a script naming a CDN copy of thebe into every
+    page, twice after an incremental build ("Identifier 'THEBE_JS_URL' has already been declared")."""
+    for listeners in app.events.listeners.values():
+        for listener in list(listeners):
+            if getattr(listener.handler, "__module__", "") == "sphinx_thebe":
+                app.disconnect(listener.id)
+
+
 def setup(app):
     app.connect("config-inited", add_vendor_to_static_path)
+    drop_thebe(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
