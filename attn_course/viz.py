@@ -270,7 +270,7 @@ def head_view(weights, tokens, ax=None):
     for k, token in enumerate(tokens):
         ax.text(1.04, k, token, va="center", fontsize=8)
     ax.set_xticks([0, 1], ["query", "key"])
-    ax.set(xlim=(-0.05, 1.05), ylim=(n - 0.5, -0.5), xlabel="attends from → to")
+    ax.set(xlim=(-0.05, 1.05), ylim=(n - 0.5, -0.5), xlabel="attends from → to", ylabel="token")
     ax.tick_params(length=0)
     ax.spines[:].set_visible(False)
     update_head_view(lines, weights)

@@ -96,3 +96,143 @@ def test_weighted_sum_explorer_starts_at_the_given_query():
 def test_weighted_sum_explorer_refuses_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         widgets.WeightedSumExplorer(**kwargs)
+
+
+# --- ScalingExplorer -------------------------------------------------------------------------------
+
+def test_scaling_explorer_histograms_and_softmax_follow_d_k():
+    ex = widgets.ScalingExplorer(d_k=4, seed=1)
+    for d in [512, 1, 64]:
+        assert move(ex, "d_k", d)
+        pairs = (ex.q_pairs[:, :d] * ex.k_pairs[:, :d]).sum(axis=1)
+        row = ex.k_row[:, :d] @ ex.q_row[:d]
+        drawn = ex.drawn()
+        np.testing.assert_allclose(drawn["raw_hist"], np.histogram(pairs, ex.edges, density=True)[0])
+        np.testing.assert_allclose(drawn["scaled_hist"], np.histogram(pairs / np.sqrt(d), ex.edges, density=True)[0])
+        np.testing.assert_allclose(drawn["softmax_raw"], ac.softmax(row))
+        np.testing.assert_allclose(drawn["softmax_scaled"], ac.softmax(row / np.sqrt(d)))
+    assert repr(ex) == "ScalingExplorer(d_k=64, n_keys=8)"
+
+
+def test_scaling_explorer_shows_saturation_without_scaling():
+    ex = widgets.ScalingExplorer(d_k=512, seed=0)
+    drawn = ex.drawn()
+    assert drawn["softmax_raw"].max() > 0.99 > drawn["softmax_scaled"].max()  # the point of chapter 4
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(d_k=3), r"d_k must be one of \(1, 2, 4.*got 3"),
+    (dict(n_keys=1), r"n_keys must be an int between 2 and 32, got 1"),
+])
+def test_scaling_explorer_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.ScalingExplorer(**kwargs)
+
+
+# --- MaskExplorer ----------------------------------------------------------------------------------
+
+SENTENCE = ["the", "cat", "sat", "on", "the", "mat"]
+
+
+def test_mask_explorer_weights_follow_the_toggles():
+    ex = widgets.MaskExplorer(SENTENCE, seed=2)
+    assert ex.controls["key 4"].description == "the"  # a repeated word gets its own toggle
+    keep = np.ones(6, dtype=bool)
+    for name, value in [("key 1", False), ("causal", True), ("key 0", False), ("causal", False)]:
+        assert move(ex, name, value)
+        if name.startswith("key"):
+            keep[int(name.split()[1])] = value
+        _, expected = ac.scaled_dot_product_attention(ex.x, ex.x, ex.x, mask=keep[None, :],
+                                                      causal=ex.controls["causal"].value)
+        np.testing.assert_allclose(ex.drawn()["weights"], expected)
+        assert not ex.drawn()["weights"][:, ~keep].any()
+    assert repr(ex) == "MaskExplorer(tokens=6, off=['the', 'cat'], causal=False)"
+
+
+def test_mask_explorer_fully_masked_row_is_zero_not_nan():
+    ex = widgets.MaskExplorer(["a", "b", "c"], causal=True)
+    move(ex, "key 0", False)
+    weights = ex.drawn()["weights"]
+    np.testing.assert_array_equal(weights[0], 0.0)  # "a" may only look at itself, which is switched off
+    assert ex.heatmap.texts[0][0].get_text() == ""
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(tokens=["a"]), r"tokens must hold between 2 and 12 tokens, got 1"),
+    (dict(tokens=["a", "b"], d_k=0), r"d_k must be a positive int, got 0"),
+])
+def test_mask_explorer_refuses_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.MaskExplorer(**kwargs)
+
+
+# --- KernelRegressionExplorer ----------------------------------------------------------------------
+
+def test_kernel_regression_explorer_prediction_is_the_weighted_average():
+    ex = widgets.KernelRegressionExplorer(n_train=40, seed=3)
+    for h in [0.05, 3.0, 0.3]:
+        assert move(ex, "h", h)
+        h = ex.controls["h"].value  # the log slider rounds to its step
+        weights = ac.softmax(-(ex.x_test[:, None] - ex.x_train[None, :]) ** 2 / (2 * h ** 2))
+        drawn = ex.drawn()
+        np.testing.assert_allclose(drawn["weights"], weights)
+        np.testing.assert_allclose(drawn["prediction"], weights @ ex.y_train)
+    # small h follows the noise, large h flattens: the training error grows with h
+    errors = []
+    for h in [0.05, 3.0]:
+        ex.controls["h"].value = h
+        errors.append(np.mean((ex.drawn()["prediction"] - ex.truth(ex.x_test)) ** 2))
+    assert errors[1] > errors[0]
+
+
+def test_kernel_regression_explorer_is_deterministic_under_its_seed():
+    a, b = widgets.KernelRegressionExplorer(seed=5), widgets.KernelRegressionExplorer(seed=5)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert bytes(a.image.value) == bytes(b.image.value)
+    assert not np.array_equal(a.y_train, widgets.KernelRegressionExplorer(seed=6).y_train)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(n_train=1), ValueError, r"n_train must be an int between 2 and 200, got 1"),
+    (dict(bandwidth=-1.0), ValueError, r"bandwidth must be a positive finite number, got -1.0"),
+])
+def test_kernel_regression_explorer_refuses_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        widgets.KernelRegressionExplorer(**kwargs)
+
+
+# --- MultiHeadExplorer -----------------------------------------------------------------------------
+
+def test_multi_head_explorer_shows_the_chosen_layer_and_head():
+    w = ac.softmax(np.random.default_rng(4).standard_normal((2, 3, 6, 6)))  # (layers, heads, n, n)
+    ex = widgets.MultiHeadExplorer(w, SENTENCE)
+    for name, value in [("head", 2), ("layer", 1), ("head", 0)]:
+        assert move(ex, name, value)
+        expected = w[ex.controls["layer"].value, ex.controls["head"].value]
+        np.testing.assert_array_equal(ex.drawn()["weights"], expected)
+        np.testing.assert_allclose(ex.drawn()["line_alpha"], expected.ravel() / expected.max())
+    assert repr(ex) == "MultiHeadExplorer(layers=2, heads=3, tokens=6)"
+
+
+def test_multi_head_explorer_without_layers_has_no_layer_slider():
+    w = ac.softmax(np.random.default_rng(4).standard_normal((4, 3, 3)))
+    ex = widgets.MultiHeadExplorer(w, ["a", "b", "c"])
+    assert set(ex.controls) == {"head"} and ex.controls["head"].max == 3
+
+
+@pytest.mark.parametrize("weights, match", [
+    (np.ones((3, 3)) / 3, r"weights_heads must have at least 3 dimension"),
+    (np.ones((2, 4, 4)) / 4, r"weights_heads must have shape \(heads, 3, 3\) or \(layers, heads, 3, 3\) for 3 tokens, got \(2, 4, 4\)"),
+])
+def test_multi_head_explorer_refuses_bad_arguments(weights, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.MultiHeadExplorer(weights, ["a", "b", "c"])
+
+
+# --- all explorers ---------------------------------------------------------------------------------
+
+def test_explorers_are_vboxes_ending_in_their_image():
+    import ipywidgets
+    ex = widgets.MaskExplorer(["a", "b"])
+    assert isinstance(ex, ipywidgets.VBox) and ex.children[-1] is ex.image
+    assert ex._repr_mimebundle_()["text/plain"] == repr(ex)  # what strict nbval compares

@@ -20,9 +20,10 @@ def drop_thebe(app):
     """Remove sphinx-thebe's page scripts: live code in the page (thebe) is off in this book, yet the
     extension, which Jupyter Book always loads, writes a script naming a CDN copy of thebe into every
     page, twice after an incremental build ("Identifier 'THEBE_JS_URL' has already been declared")."""
-    for listeners in app.events.listeners.values():
-        for listener in list(listeners):
-            if getattr(listener.handler, "__module__", "") == "sphinx_thebe":
+    # Only the two page hooks go; its static files (sphinx-thebe.css, linked from every page) stay.
+    for event in ("env-before-read-docs", "doctree-resolved"):
+        for listener in list(app.events.listeners.get(event, [])):
+            if getattr(listener.handler, "__name__", "") in ("init_thebe_core", "update_thebe_context"):
                 app.disconnect(listener.id)
 
 
