@@ -118,6 +118,14 @@ def image_src(explorer):
     return explorer.locator("img").first.get_attribute("src")
 
 
+def shown_png_sha256(explorer):
+    """SHA-256 of the PNG bytes behind the explorer's <img> in the page (a blob: URL made by ipywidgets)."""
+    return explorer.locator("img").first.evaluate(
+        """async img => { const bytes = await (await fetch(img.src)).arrayBuffer();
+                          const digest = await crypto.subtle.digest('SHA-256', bytes);
+                          return Array.from(new Uint8Array(digest), b => b.toString(16).padStart(2, '0')).join(''); }""")
+
+
 def press(page, slider, key, times):
     slider.locator(".noUi-handle").first.focus()
     for _ in range(times):
@@ -170,3 +178,5 @@ def test_sliders_redraw_live_in_jupyterlab(lab, page):
     out, _ = ac.scaled_dot_product_attention(q[None], np.array([[1.0, 0.2], [-0.3, 1.0], [-0.8, -0.6]]),
                                              np.array([[1.5, 0.5], [0.0, 1.6], [-1.4, -0.2]]))
     np.testing.assert_allclose(state["output"], out[0], rtol=1e-6)
+    # and the page shows exactly the PNG the kernel made last
+    assert [shown_png_sha256(softmax_box), shown_png_sha256(sum_box)] == state["png_sha256"]

@@ -49,7 +49,8 @@ def test_softmax_explorer_same_input_same_png():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(logits=[1.0, 2.0], labels=["a"]), ValueError, "labels must have one label per z \\(2\\), got 1"),
+    (dict(logits=[1.0, 2.0], labels=["a"]), ValueError, "labels must have one label per logit \\(2\\), got 1"),
+    (dict(logits=[1.0, 2.0], labels=["a", "a"]), ValueError, "labels must be distinct, they name the sliders"),
     (dict(logits=[]), ValueError, "logits must be a non-empty 1-D"),
     (dict(logits=[[1.0, 2.0]]), ValueError, "logits must be a non-empty 1-D.*shape \\(1, 2\\)"),
     (dict(logits=[1.0, float("nan")]), ValueError, "logits contains NaN"),
@@ -91,7 +92,7 @@ def test_weighted_sum_explorer_starts_at_the_given_query():
     (dict(keys=[1.0, 0.0], values=[[1.0, 0.0]]), ValueError, "keys must have at least 2 dimension"),
     (dict(keys=KEYS, values=VALUES[:3]), ValueError, "keys has 4 rows .* values has 3"),
     (dict(keys=KEYS, values=VALUES, query=[1.0, 0.0, 0.0]), ValueError, "query must have shape \\(2,\\), got \\(3,\\)"),
-    (dict(keys=KEYS, values=VALUES, labels=["a"]), ValueError, "labels must have one label per k \\(4\\), got 1"),
+    (dict(keys=KEYS, values=VALUES, labels=["a"]), ValueError, "labels must have one label per key \\(4\\), got 1"),
 ])
 def test_weighted_sum_explorer_refuses_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
@@ -231,8 +232,36 @@ def test_multi_head_explorer_refuses_bad_arguments(weights, match):
 
 # --- all explorers ---------------------------------------------------------------------------------
 
-def test_explorers_are_vboxes_ending_in_their_image():
+def test_explorers_are_vboxes_ending_in_their_image_and_make_no_pyplot_figure():
     import ipywidgets
+    import matplotlib.pyplot as plt
     ex = widgets.MaskExplorer(["a", "b"])
     assert isinstance(ex, ipywidgets.VBox) and ex.children[-1] is ex.image
     assert ex._repr_mimebundle_()["text/plain"] == repr(ex)  # what strict nbval compares
+    assert plt.get_fignums() == []  # a pyplot figure would be shown inline, below the explorer
+
+
+@pytest.mark.parametrize("make, name, value", [
+    (lambda: widgets.SoftmaxExplorer([2.0, 1.0, 0.1]), "z2", 4.0),
+    (lambda: widgets.WeightedSumExplorer(KEYS, VALUES), "angle", 120.0),
+    (lambda: widgets.ScalingExplorer(), "d_k", 256),
+    (lambda: widgets.MaskExplorer(SENTENCE), "causal", True),
+    (lambda: widgets.KernelRegressionExplorer(), "h", 0.1),
+    (lambda: widgets.MultiHeadExplorer(ac.softmax(np.ones((2, 3, 3))), ["a", "b", "c"]), "head", 1),
+])
+def test_the_png_is_the_whole_figure_redrawn(make, name, value):
+    """Only the moving artists are redrawn per event (over cached pixels, texts from cached stamps);
+    the PNG must still show what a full redraw of the figure shows."""
+    import io
+    import PIL.Image
+    ex = make()
+    ex.controls[name].value = value
+    png = np.asarray(PIL.Image.open(io.BytesIO(bytes(ex.image.value))).convert("RGBA"))
+    for artist in ex._moving:
+        artist.set_animated(False)
+    ex.figure.canvas.draw()
+    full = np.asarray(ex.figure.canvas.buffer_rgba())
+    assert png.shape == full.shape
+    differ = np.abs(png.astype(int) - full.astype(int)).max(axis=-1) > 8
+    # moving artists are drawn last, over the spines they touch: a few pixels may differ, no more
+    assert differ.mean() < 0.001, f"{differ.sum()} pixels differ"

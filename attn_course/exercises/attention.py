@@ -1,27 +1,9 @@
-"""Checkers for the exercises: they run a learner's function on small cases and say *what* is wrong.
-
-A checker returns a `Feedback`, which prints as one line starting with ✔ or ✘ and is truthy only when
-the answer is right, so `assert check_attention(my_attention)` also works in a test.
-Each check targets one mistake people really make; the first one that fails is reported.
-"""
-from dataclasses import dataclass
-
+"""Checkers for the exercises on the attention algorithm (chapter 3)."""
 import numpy as np
 
-from .attention import scaled_dot_product_attention
-from .softmax import softmax
-
-
-@dataclass(frozen=True)
-class Feedback:
-    ok: bool
-    message: str
-
-    def __bool__(self):
-        return self.ok
-
-    def __repr__(self):
-        return ("✔ " if self.ok else "✘ ") + self.message
+from ..attention import scaled_dot_product_attention
+from ..softmax import softmax
+from .feedback import Feedback
 
 
 def _case(seed, n_q=3, n_k=5, d_k=4, d_v=2):
