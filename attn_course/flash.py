@@ -1,0 +1,69 @@
+"""Tiled attention with the online softmax: FlashAttention's forward pass, in NumPy.
+
+Plain attention builds the whole (n_q, n_k) matrix of scores, so its memory grows as n². It does not
+have to: a softmax-weighted sum can be accumulated one block of keys at a time if, for each query, we
+keep three running quantities (Milakov & Gimelshein, "Online normalizer calculation for softmax",
+arXiv 2018; Dao et al., "FlashAttention: Fast and Memory-Efficient Exact Attention with IO-Awareness",
+NeurIPS 2022):
+
+    m    the largest score seen so far          (subtracted before exp, as in a stable softmax)
+    l    sum_j exp(s_j - m) over keys seen so far  (the softmax's denominator)
+    acc  sum_j exp(s_j - m) v_j                     (the numerator of the weighted sum)
+
+When a new block raises the maximum from m to m_new, everything accumulated so far was computed with
+the old maximum; multiplying by exp(m - m_new) rescales it exactly. At the end, output = acc / l.
+The result equals plain attention up to rounding; the memory held at once is one (block, block) tile.
+"""
+import numpy as np
+
+from ._checks import as_float_array
+
+
+def tiled_attention(q, k, v, *, causal=False, scale=None, block_size=256):
+    """Exact scaled dot-product attention, one (block_size, block_size) tile of scores at a time.
+
+    q: (..., n_q, d_k)  k: (..., n_k, d_k)  v: (..., n_k, d_v)  ->  output: (..., n_q, d_v)
+    causal: query i may attend to key j <= i + (n_k - n_q), as attn_course.causal_mask.
+    A query with no key to attend to gets a zero output, as in attn_course.scaled_dot_product_attention.
+    """
+    q = as_float_array(q, "q", min_ndim=2)
+    k = as_float_array(k, "k", min_ndim=2)
+    v = as_float_array(v, "v", min_ndim=2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share the last dimension d_k: q has shape {q.shape}, k has shape {k.shape}")
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have one value per key: k has shape {k.shape}, v has shape {v.shape}")
+    if not (isinstance(block_size, (int, np.integer)) and block_size > 0):
+        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
+    dtype = np.result_type(q, k, v)
+    n_q, n_k, d_k = q.shape[-2], k.shape[-2], q.shape[-1]
+    scale = dtype.type(1.0 / np.sqrt(d_k) if scale is None else scale)
+    offset = n_k - n_q  # causal: query i sees keys up to i + offset
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    out = np.zeros((*batch, n_q, v.shape[-1]), dtype=dtype)
+
+    for i0 in range(0, n_q, block_size):
+        qi = q[..., i0:i0 + block_size, :] * scale          # (..., bq, d_k), scaled once per block
+        bq = qi.shape[-2]
+        m = np.full((*batch, bq, 1), -np.inf, dtype=dtype)  # running max
+        l = np.zeros((*batch, bq, 1), dtype=dtype)          # running denominator
+        acc = np.zeros((*batch, bq, v.shape[-1]), dtype=dtype)  # running numerator
+        # Causal: key blocks that start after the last query's last visible key hold nothing to see.
+        k_end = min(n_k, i0 + bq + offset) if causal else n_k
+        for j0 in range(0, max(k_end, 0), block_size):
+            s = qi @ np.swapaxes(k[..., j0:j0 + block_size, :], -1, -2)  # (..., bq, bk)
+            if causal and j0 + s.shape[-1] - 1 > i0 + offset:  # this tile crosses the diagonal
+                rows = np.arange(i0, i0 + bq)[:, None] + offset
+                cols = np.arange(j0, j0 + s.shape[-1])[None, :]
+                s = np.where(cols <= rows, s, -np.inf)
+            m_new = np.maximum(m, s.max(axis=-1, keepdims=True))
+            # A row that has seen only masked keys keeps m_new = -inf; exponents there are taken
+            # against 0 so they give exp(-inf) = 0 instead of exp(nan).
+            safe = np.where(np.isfinite(m_new), m_new, 0)
+            p = np.exp(s - safe)                     # (..., bq, bk)
+            alpha = np.exp(m - safe)                 # rescales what was accumulated under the old max
+            l = alpha * l + p.sum(axis=-1, keepdims=True)
+            acc = alpha * acc + p @ v[..., j0:j0 + block_size, :]
+            m = m_new
+        out[..., i0:i0 + bq, :] = np.divide(acc, l, out=np.zeros_like(acc), where=l > 0)
+    return out
