@@ -4,12 +4,28 @@ Attention from scratch, organised by idea:
 
 - softmax      stable softmax with temperature and masks
 - attention    scaled dot-product attention, causal masks
+- scores       score functions: dot, scaled dot, general (Luong), additive (Bahdanau), cosine
+- multihead    multi-head attention with explicit projections, padding masks
+- positional   sinusoidal and rotary (RoPE) position encodings
+- backward     the backward pass by hand, and a finite-difference gradient check
+- flash        tiled attention with the online softmax (FlashAttention's forward pass)
+- nn           the same in PyTorch, as modules (import attn_course.nn; torch is imported only there)
 - viz          the course's pictures (one style for every chapter)
 - widgets      live explorers built from ipywidgets sliders
 - exercises    checkers that say what is wrong with a learner's answer
 """
 from .attention import causal_mask, scaled_dot_product_attention
+from .backward import (gradient_check, multi_head_attention_backward, numerical_gradient,
+                       scaled_dot_product_attention_backward, softmax_backward)
+from .multihead import MultiHeadParams, init_params, merge_heads, multi_head_attention, padding_mask, split_heads
+from .positional import rotary_embedding, sinusoidal_encoding
+from .scores import additive_score, cosine_score, dot_score, general_score, scaled_dot_score
 from .softmax import softmax
 
 __version__ = "0.1.0"
-__all__ = ["softmax", "scaled_dot_product_attention", "causal_mask"]
+__all__ = ["softmax", "scaled_dot_product_attention", "causal_mask",
+           "dot_score", "scaled_dot_score", "general_score", "additive_score", "cosine_score",
+           "MultiHeadParams", "init_params", "multi_head_attention", "split_heads", "merge_heads", "padding_mask",
+           "sinusoidal_encoding", "rotary_embedding",
+           "softmax_backward", "scaled_dot_product_attention_backward", "multi_head_attention_backward",
+           "numerical_gradient", "gradient_check"]

@@ -56,3 +56,39 @@ def positive(value, name):
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive finite number, got {value}")
     return value
+
+
+def as_queries_keys(q, k):
+    """q: (..., n_q, d_k) and k: (..., n_k, d_k) as float arrays whose d_k agree and whose batches broadcast."""
+    q = as_float_array(q, "q", min_ndim=2)
+    k = as_float_array(k, "k", min_ndim=2)
+    if q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"q and k must share the last dimension d_k: q has shape {q.shape} "
+                         f"(d_k={q.shape[-1]}), k has shape {k.shape} (d_k={k.shape[-1]})")
+    batch_shape((q, "q"), (k, "k"))
+    return q, k
+
+
+def batch_shape(*named):
+    """The broadcast of the leading (batch) dimensions of (array, name) pairs of shape (..., n, d)."""
+    try:
+        return np.broadcast_shapes(*(x.shape[:-2] for x, _ in named))
+    except ValueError:
+        given = ", ".join(f"{name} {x.shape[:-2]}" for x, name in named)
+        raise ValueError(f"leading (batch) dimensions of {given} do not broadcast") from None
+
+
+def has_shape(x, name, shape, meaning):
+    """Refuse `x` unless its shape is `shape`; `meaning` names the dimensions, e.g. "(d_model, d_model)"."""
+    if x.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {meaning} = {tuple(shape)}, got {x.shape}")
+    return x
+
+
+def positive_int(value, name):
+    """A strictly positive Python int (NumPy integers accepted; bools and floats refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)

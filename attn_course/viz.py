@@ -8,7 +8,6 @@ the figures a chapter draws itself look the same.
 Colours: one perceptually uniform colormap (viridis, readable in greyscale) for every matrix, grey
 for inputs and one dark accent for the result a picture is about.
 """
-import contextlib
 from collections import namedtuple
 from functools import wraps
 
@@ -17,7 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from ._checks import as_float_array
+from ._checks import as_float_array, positive_int
 
 CMAP = "viridis"
 INPUT = "0.6"         # value vectors, keys: grey
@@ -88,7 +87,9 @@ def _matrix(weights, name):
 
 @_styled
 def heatmap(weights, x_labels=None, y_labels=None, ax=None, annotate=None):
-    """weights: (n_q, n_k), keys along x, queries down y. annotate: write the values (default: if <= 100 cells)."""
+    """weights: (n_q, n_k), keys along x, queries down y; returns a Heatmap.
+
+    annotate: write each value in its cell (default: when there are at most 100 cells)."""
     weights = _matrix(weights, "weights")
     n_q, n_k = weights.shape
     ax = _axes(ax, (1.2 + 0.5 * n_k, 0.8 + 0.45 * n_q))
@@ -134,7 +135,9 @@ def _write_values(drawn, weights):
 
 @_styled
 def alignment(weights, source_tokens, target_tokens, ax=None, true_alignment=None):
-    """weights: (n_target, n_source), as in Bahdanau et al. (2015) fig. 3; true_alignment: same-shape booleans, outlined."""
+    """weights: (n_target, n_source), as in Bahdanau et al. (2015) fig. 3; returns a Heatmap.
+
+    true_alignment: booleans of the same shape, the pairs that truly correspond, outlined."""
     weights = _matrix(weights, "weights")
     drawn = heatmap(weights, x_labels=source_tokens, y_labels=target_tokens, ax=ax,
                     annotate=False)
@@ -163,8 +166,7 @@ def patch_overlay(image, patch_weights, patch_size, ax=None):
         image = image / 255.0  # 8-bit pictures are the common case; show them as they are
     image = as_float_array(image, "image", min_ndim=2)
     patch_weights = _matrix(patch_weights, "patch_weights")
-    if not (isinstance(patch_size, (int, np.integer)) and patch_size > 0):
-        raise TypeError(f"patch_size must be a positive int, got {patch_size!r}")
+    patch_size = positive_int(patch_size, "patch_size")
     h, w = image.shape[:2]
     if (h % patch_size, w % patch_size) != (0, 0) or patch_weights.shape != (h // patch_size, w // patch_size):
         raise ValueError(f"patch_weights must have shape (H / patch_size, W / patch_size) = "
@@ -186,7 +188,7 @@ def patch_overlay(image, patch_weights, patch_size, ax=None):
 
 @_styled
 def softmax_bars(probs, labels=None, ax=None):
-    """probs: (n,) one bar per entry, its value on top; the y axis is fixed to [0, 1]."""
+    """probs: (n,) one bar per entry, its value on top, the y axis fixed to [0, 1]; returns Bars."""
     probs = as_float_array(probs, "probs")
     if probs.ndim != 1:
         raise ValueError(f"probs must be 1-D (n,), got shape {probs.shape}")
@@ -210,8 +212,10 @@ def update_bars(drawn, heights):
 
 @_styled
 def weighted_sum(values, weights, labels=None, ax=None):
-    """values: (n, 2) drawn as arrows, weights: (n,); the output Σ w_i v_i is the accented arrow at the end
-    of the dashed path w_1 v_1 + w_2 v_2 + ... (head to tail)."""
+    """values: (n, 2) drawn as arrows, weights: (n,); returns a WeightedSum.
+
+    The output Σ w_i v_i is the accented arrow, at the end of the dashed path w_1 v_1 + w_2 v_2 + ...
+    (the weighted values laid head to tail)."""
     values = as_float_array(values, "values", min_ndim=2)
     if values.ndim != 2 or values.shape[1] != 2:
         raise ValueError(f"values must have shape (n, 2) to be drawn in the plane, got {values.shape}")
@@ -255,7 +259,8 @@ def arrow_tips(quiver):
 
 @_styled
 def head_view(weights, tokens, ax=None):
-    """weights: (n, n); a line from query token i (left) to key token j (right), its opacity and width = weight."""
+    """weights: (n, n); a line from query token i (left) to key token j (right), its opacity and width
+    the weight (relative to the largest). Returns the LineCollection."""
     weights = _matrix(weights, "weights")
     n = len(tokens)
     if weights.shape != (n, n):
@@ -289,7 +294,8 @@ def update_head_view(lines, weights):
 
 @_styled
 def model_view(weights_layers_heads, tokens):
-    """weights_layers_heads: (L, H, n, n); a grid of small heatmaps, one row per layer and one column per head."""
+    """weights_layers_heads: (L, H, n, n); a new figure (returned) with a grid of small heatmaps, one row
+    per layer and one column per head."""
     w = as_float_array(weights_layers_heads, "weights_layers_heads", min_ndim=4)
     n = len(tokens)
     if w.ndim != 4 or w.shape[2:] != (n, n):
@@ -298,14 +304,16 @@ def model_view(weights_layers_heads, tokens):
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(1.3 * n_heads + 0.6, 1.3 * n_layers + 0.4),
                              squeeze=False, sharex=True, sharey=True)
     for (layer, head), ax in np.ndenumerate(axes):
-        ax.imshow(w[layer, head], cmap=CMAP, vmin=0, vmax=1)
-        ax.set_xticks(range(n), tokens if layer == n_layers - 1 else [], rotation=90, fontsize=6)
-        ax.set_yticks(range(n), tokens if head == 0 else [], fontsize=6)
-        ax.tick_params(length=0)
+        image = ax.imshow(w[layer, head], cmap=CMAP, vmin=0, vmax=1)
+        ax.tick_params(length=0, labelsize=6)
         if layer == 0:
             ax.set_title(f"head {head}", fontsize=8)
         if head == 0:
             ax.set_ylabel(f"layer {layer}\nquery", fontsize=8)
         if layer == n_layers - 1:
             ax.set_xlabel("key", fontsize=8)
+    # the axes are shared: one call names the tokens on all of them, and only the outer ones show them
+    axes[0, 0].set_xticks(range(n), tokens, rotation=90)
+    axes[0, 0].set_yticks(range(n), tokens)
+    fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="weight")
     return fig

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.text import Text
 
 from . import viz
-from ._checks import as_float_array, positive
+from ._checks import as_float_array, positive, positive_int
 from .attention import scaled_dot_product_attention
 from .softmax import softmax
 
@@ -259,8 +259,8 @@ class ScalingExplorer(_Explorer):
     def __init__(self, d_k=64, n_keys=8, seed=0):
         if d_k not in self.D_KS:
             raise ValueError(f"d_k must be one of {self.D_KS}, got {d_k!r}")
-        if not (isinstance(n_keys, (int, np.integer)) and 2 <= n_keys <= 32):
-            raise ValueError(f"n_keys must be an int between 2 and 32, got {n_keys!r}")
+        if not 2 <= positive_int(n_keys, "n_keys") <= 32:
+            raise ValueError(f"n_keys must be between 2 and 32, got {n_keys}")
         rng = np.random.default_rng(seed)
         d_max = self.D_KS[-1]
         self.q_pairs, self.k_pairs = rng.standard_normal((2, 2000, d_max))  # 2000 (q, k) pairs for the histogram
@@ -326,9 +326,7 @@ class MaskExplorer(_Explorer):
         self.tokens = [str(t) for t in tokens]
         if not 2 <= len(self.tokens) <= 12:
             raise ValueError(f"tokens must hold between 2 and 12 tokens, got {len(self.tokens)}")
-        if not (isinstance(d_k, (int, np.integer)) and d_k > 0):
-            raise ValueError(f"d_k must be a positive int, got {d_k!r}")
-        self.x = np.random.default_rng(seed).standard_normal((len(self.tokens), d_k))  # (n, d_k)
+        self.x = np.random.default_rng(seed).standard_normal((len(self.tokens), positive_int(d_k, "d_k")))  # (n, d_k)
         # Named by position: a sentence may repeat a word ("the cat sat on the mat").
         controls = {f"key {i}": widgets.ToggleButton(value=True, description=t, tooltip=f"may attend to {t!r}",
                                                      layout=widgets.Layout(width="auto"))
@@ -372,8 +370,8 @@ class KernelRegressionExplorer(_Explorer):
     """
 
     def __init__(self, n_train=50, bandwidth=0.5, seed=0):
-        if not (isinstance(n_train, (int, np.integer)) and 2 <= n_train <= 200):
-            raise ValueError(f"n_train must be an int between 2 and 200, got {n_train!r}")
+        if not 2 <= positive_int(n_train, "n_train") <= 200:
+            raise ValueError(f"n_train must be between 2 and 200, got {n_train}")
         bandwidth = positive(bandwidth, "bandwidth")
         rng = np.random.default_rng(seed)
         self.x_train = np.sort(rng.uniform(0, 5, n_train))                   # (n_train,) keys

@@ -24,8 +24,6 @@ import attn_course as ac
 pytestmark = pytest.mark.browser
 
 FIXTURE = Path(__file__).parent / "fixtures" / "live_explorers.ipynb"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 TIMEOUT_MS = 60_000  # every single wait in the page; a cold kernel start on a small machine takes a few seconds
 
 
@@ -53,7 +51,7 @@ def lab(tmp_path):
          f"--ServerApp.root_dir={root}", f"--LabApp.user_settings_dir={home / 'settings'}",
          f"--LabApp.workspaces_dir={home / 'workspaces'}", "--LabApp.news_url=", "--LabApp.extension_manager=readonly",  # no PyPI lookups
          "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        env=env, stdout=subprocess.DEVNULL, stderr=(home / "server.log").open("w"))
+        env=env, stdout=subprocess.DEVNULL, stderr=(log := (home / "server.log").open("w")))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -73,27 +71,33 @@ def lab(tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+        log.close()
 
 
 @pytest.fixture
-def page():
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.skip("Debian's chromium is not installed (make chromium); the live test needs a browser")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
-            yield page
-        finally:
-            browser.close()
+def page(browser):
+    """A fresh page in the session's Chromium (tests/conftest.py)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    yield page
+    context.close()
 
 
 def run_all_cells(page):
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    """Run > Run All Cells, again if the first cell did not start (a click can land before the menu is live)."""
+    prompt = page.locator(".jp-Notebook .jp-CodeCell").first.locator(".jp-InputPrompt")
+    for attempt in range(3):
+        page.keyboard.press("Escape")  # close a menu left open by an earlier attempt
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function("el => /\\[[*0-9]+\\]/.test(el.innerText)", arg=prompt.element_handle(),
+                                   timeout=15_000)
+            return
+        except Exception:
+            if attempt == 2:
+                raise
 
 
 def kernel_state(page):
@@ -137,12 +141,19 @@ def readout(slider):
     return float(slider.locator(".widget-readout").first.inner_text().replace("\u2212", "-"))
 
 
-def test_sliders_redraw_live_in_jupyterlab(lab, page):
-    url, token = lab
+def test_sliders_redraw_live_in_jupyterlab(lab, page, tmp_path):
+    try:
+        check_sliders_redraw_live(page, *lab)
+    except Exception:
+        page.screenshot(path=tmp_path / "failure.png")  # what the page showed, for the failure report
+        print(f"screenshot: {tmp_path / 'failure.png'}; server log: {tmp_path / 'home' / 'server.log'}")
+        raise
+
+
+def check_sliders_redraw_live(page, url, token):
     page.goto(f"{url}/lab/tree/{FIXTURE.name}?token={token}")
     page.locator(".jp-Notebook .jp-CodeCell").nth(2).wait_for()
-    # Wait for the kernel before running: cells run before it is up are queued, but a slow start would
-    # then eat into the waits below.
+    # Run only once the kernel is idle, so that a slow kernel start does not eat into the waits below.
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
     run_all_cells(page)
 

@@ -138,7 +138,7 @@ def test_patch_overlay_covers_the_image_patch_by_patch(ax):
     assert labelled(ax)
     with pytest.raises(ValueError, match=r"patch_weights must have shape .* = \(4, 6\) for an image of 32x48 pixels, got \(4, 4\)"):
         viz.patch_overlay(image, weights[:, :4], 8, ax=ax)
-    with pytest.raises(TypeError, match=r"patch_size must be a positive int, got 8.0"):
+    with pytest.raises(TypeError, match=r"patch_size must be a positive integer, got 8.0"):
         viz.patch_overlay(image, weights, 8.0, ax=ax)
 
 
@@ -156,7 +156,7 @@ def test_head_view_line_opacity_is_the_weight(ax):
 def test_model_view_is_a_grid_of_layers_by_heads():
     w = ac.softmax(np.random.default_rng(1).standard_normal((2, 3, 4, 4)))
     fig = viz.model_view(w, TOKENS)
-    assert len(fig.axes) == 6
+    assert len(fig.axes) == 6 + 1  # and one colorbar for all
     np.testing.assert_array_equal(fig.axes[1 * 3 + 2].images[0].get_array(), w[1, 2])
     assert fig.axes[0].get_title() == "head 0" and fig.axes[3].get_ylabel().startswith("layer 1")
     with pytest.raises(ValueError, match=r"weights_layers_heads must have shape \(layers, heads, 3, 3\)"):

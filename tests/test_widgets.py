@@ -123,7 +123,7 @@ def test_scaling_explorer_shows_saturation_without_scaling():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(d_k=3), r"d_k must be one of \(1, 2, 4.*got 3"),
-    (dict(n_keys=1), r"n_keys must be an int between 2 and 32, got 1"),
+    (dict(n_keys=1), r"n_keys must be between 2 and 32, got 1"),
 ])
 def test_scaling_explorer_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -160,7 +160,7 @@ def test_mask_explorer_fully_masked_row_is_zero_not_nan():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(tokens=["a"]), r"tokens must hold between 2 and 12 tokens, got 1"),
-    (dict(tokens=["a", "b"], d_k=0), r"d_k must be a positive int, got 0"),
+    (dict(tokens=["a", "b"], d_k=0), r"d_k must be a positive integer, got 0"),
 ])
 def test_mask_explorer_refuses_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -194,7 +194,8 @@ def test_kernel_regression_explorer_is_deterministic_under_its_seed():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(n_train=1), ValueError, r"n_train must be an int between 2 and 200, got 1"),
+    (dict(n_train=1), ValueError, r"n_train must be between 2 and 200, got 1"),
+    (dict(n_train=10.0), TypeError, r"n_train must be a positive integer, got 10.0"),
     (dict(bandwidth=-1.0), ValueError, r"bandwidth must be a positive finite number, got -1.0"),
 ])
 def test_kernel_regression_explorer_refuses_bad_arguments(kwargs, error, match):

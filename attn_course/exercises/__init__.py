@@ -6,3 +6,5 @@ missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first
 """
 from .attention import check_attention
 from .feedback import Feedback
+from .concepts import check_cross_attention, check_path_lengths, check_soft_lookup
+from .applications import check_alignment_accuracy, check_attention_pooling, check_rollout

@@ -1,0 +1,211 @@
+"""Checkers for the exercises of chapter 6 (applications): reading attention against the truth.
+
+    check_alignment_accuracy(fn)   fn(weights, truth) -> share of queries whose top key is truly aligned
+    check_attention_pooling(fn)    fn(h, u, mask) -> (pooled, weights), attention with one learned query
+    check_rollout(fn)              fn(weights) -> attention rollout through the layers (Abnar & Zuidema)
+
+NumPy only: each checker carries its own reference, so it can also check the package's functions
+(attn_course.models.alignment_accuracy, attention_rollout), which the tests do.
+"""
+import numpy as np
+
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _alignment_case():
+    """A translation-like case: 4 queries over 5 keys, query 2 with two true keys (like the month word)."""
+    truth = np.zeros((4, 5), dtype=bool)
+    truth[0, 3] = truth[1, 4] = truth[2, 1] = truth[2, 2] = truth[3, 0] = True
+    weights = np.array([[0.05, 0.05, 0.10, 0.70, 0.10],    # right: key 3
+                        [0.10, 0.10, 0.10, 0.60, 0.10],    # wrong: key 3, the truth is key 4
+                        [0.05, 0.15, 0.70, 0.05, 0.05],    # right: key 2, the second of its two true keys
+                        [0.40, 0.10, 0.10, 0.30, 0.10]])   # right: key 0
+    return weights, truth, 0.75
+
+
+def check_alignment_accuracy(fn):
+    """Check `fn(weights, truth) -> float`: the share of queries (rows) whose largest weight falls on a
+    key that is truly aligned with them. weights: (..., n_q, n_k); truth: bool, the same shape."""
+    weights, truth, expected = _alignment_case()
+    result, error = _call(fn, weights, truth)
+    if error is not None:
+        return error
+    if np.ndim(result) != 0:
+        return Feedback(False, f"return one number (a share of the queries), got an array of shape {np.shape(result)}")
+    result = float(result)
+    by_column = np.take_along_axis(truth, weights.argmax(axis=0)[None, :], axis=0).mean()
+    first_key_only = (weights.argmax(axis=-1) == truth.argmax(axis=-1)).mean()
+    if np.isclose(result, expected):
+        pass
+    elif np.isclose(result, expected * len(truth)):
+        return Feedback(False, f"you returned how many queries are right ({result:g}); return the share: divide by "
+                               "the number of queries")
+    elif np.isclose(result, first_key_only):
+        return Feedback(False, "a query may have several true keys (here query 2 comes from keys 1 and 2, as the "
+                               "month word comes from two digits): count it right when its top key is ANY true key, "
+                               "not only the first one")
+    elif np.isclose(result, (weights * truth).sum() / truth.sum()) or np.isclose(result, (weights * truth).sum() / len(truth)):
+        return Feedback(False, "that is the average weight on the true keys; the exercise asks which key each query "
+                               "picks: take the argmax of each row, then check it against the truth")
+    elif np.isclose(result, by_column):
+        return Feedback(False, "you took the argmax down each column (over the queries); each query is a row and "
+                               "picks its key with argmax over the LAST axis")
+    else:
+        return Feedback(False, f"expected {expected} on a case where 3 of 4 queries pick a true key, got {result}")
+
+    batch = np.stack([weights, weights[:, ::-1]]), np.stack([truth, truth])
+    result_b, error = _call(fn, *batch)
+    reference = np.take_along_axis(batch[1], batch[0].argmax(-1)[..., None], -1).mean()
+    if error is not None or np.ndim(result_b) != 0 or not np.isclose(float(result_b), reference):
+        return Feedback(True, "correct on one sentence. Going further: make it work on a batch of shape "
+                              "(batch, n_q, n_k) too (argmax over axis=-1 and np.take_along_axis do)")
+    return Feedback(True, "correct: each query's top key checked against all its true keys, averaged over queries, "
+                          "and it works on batches")
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _softmax(x, mask):
+    x = np.where(mask, x, -np.inf)
+    x = np.exp(x - x.max(axis=-1, keepdims=True))
+    return x / x.sum(axis=-1, keepdims=True)
+
+
+def _pooling_case(seed=0, scale=1.0):
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((3, 5, 4))               # 3 sentences, 5 positions, d = 4
+    u = scale * rng.standard_normal(4)
+    mask = np.array([[True] * 5, [True] * 3 + [False] * 2, [True] * 2 + [False] * 3])  # padding at the end
+    h[~mask] = 9.0 * np.abs(rng.standard_normal((int((~mask).sum()), 4)))  # padding vectors that score high
+    return h, u, mask
+
+
+def check_attention_pooling(fn):
+    """Check `fn(h, u, mask) -> (pooled, weights)`: attention pooling with one learned query u.
+
+    h: (batch, n, d) word vectors;  u: (d,) the query;  mask: (batch, n) bool, True for real words.
+    weights = softmax over the real words of the scores h @ u (padding gets exactly 0);
+    pooled = sum_j weights_j h_j: (batch, d).
+    """
+    h, u, mask = _pooling_case()
+    result, error = _call(fn, h, u, mask)
+    if error is not None:
+        return error
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return Feedback(False, f"expected a pair (pooled, weights), got {type(result).__name__}")
+    pooled, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    b, n, d = h.shape
+    if weights.shape != (b, n):
+        return Feedback(False, f"weights has shape {weights.shape}, expected (batch, n) = {(b, n)}: one weight per word")
+    if pooled.shape != (b, d):
+        return Feedback(False, f"pooled has shape {pooled.shape}, expected (batch, d) = {(b, d)}: one vector per sentence")
+    if not np.all(np.isfinite(weights)):
+        return Feedback(False, "weights contain NaN or inf")
+    scores = h @ u
+    if np.allclose(weights.sum(axis=0), 1.0) and not np.allclose(weights.sum(axis=-1), 1.0):
+        return Feedback(False, "each column of weights sums to 1: the softmax ran over the batch; each sentence's "
+                               "weights must sum to 1 over its words (axis=-1)")
+    if (weights[~mask] != 0).any():
+        if np.allclose(weights, _softmax(scores, np.ones_like(mask))):
+            return Feedback(False, "the padding gets weight: the mask is ignored. Set the scores of padded positions "
+                                   "to -inf before the softmax, so that exp gives them exactly 0")
+        return Feedback(False, f"padded positions must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}")
+    if not np.allclose(weights.sum(axis=-1), 1.0):
+        full = _softmax(scores, np.ones_like(mask))
+        if np.allclose(weights, np.where(mask, full, 0.0)):
+            return Feedback(False, "the padding's weights were zeroed after the softmax, so a padded sentence's weights "
+                                   f"sum to {np.round(weights.sum(-1), 3).tolist()}, not 1: mask the scores BEFORE the softmax")
+        return Feedback(False, f"each sentence's weights must sum to 1, got sums {np.round(weights.sum(-1), 3).tolist()}")
+    expected = _softmax(scores, mask)
+    if not np.allclose(weights, expected, atol=1e-6):
+        if np.allclose(weights, _softmax(scores / np.sqrt(d), mask), atol=1e-6):
+            return Feedback(False, f"the scores are divided by sqrt(d) = {np.sqrt(d):g}; this exercise's score is the "
+                                   "plain dot product h @ u")
+        return Feedback(False, "weights differ from the softmax over the real words of the scores h @ u")
+    if not np.allclose(pooled, np.einsum("bn,bnd->bd", expected, h), atol=1e-6):
+        if np.allclose(pooled, np.einsum("bn,bnd->bd", mask / mask.sum(-1, keepdims=True), h)):
+            return Feedback(False, "pooled is the plain average of the words; it must be the weighted sum "
+                                   "sum_j weights_j h_j")
+        return Feedback(False, "pooled is not the weighted sum of the word vectors, sum_j weights_j h_j")
+
+    h_big, u_big, mask_big = _pooling_case(seed=1, scale=1000.0)  # scores up to about 1400: exp overflows
+    with np.errstate(all="ignore"):
+        result, error = _call(fn, h_big, u_big, mask_big)
+    if error is not None:
+        return Feedback(False, f"with large scores your function raised {error.message.split(': ', 1)[-1]}")
+    pooled_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
+    if not (np.all(np.isfinite(weights_big)) and np.all(np.isfinite(pooled_big))):
+        return Feedback(False, "with large scores (above 709, where exp overflows float64) the weights overflow to NaN/inf: subtract each "
+                               "sentence's largest score before exp (softmax does not change when you shift the scores)")
+    if not np.allclose(weights_big, _softmax(h_big @ u_big, mask_big), atol=1e-6):
+        return Feedback(False, "with large scores the weights are wrong, though finite: check the softmax's stability")
+    return Feedback(True, "correct: dot-product scores, padding masked before a stable softmax over each sentence, "
+                          "and the weighted sum of the word vectors")
+
+
+# ---------------------------------------------------------------------------------------------------
+
+def _rollout(weights, residual=True, mean=True, order="later-left", normalise=True):
+    """A reference and its typical variants. weights: (layers, heads, n, n)."""
+    a = weights.mean(axis=-3) if mean else weights.max(axis=-3)
+    if residual:
+        a = a + np.eye(a.shape[-1])
+        if normalise:
+            a = a / a.sum(axis=-1, keepdims=True)
+    result = a[0]
+    for layer in a[1:]:
+        result = layer @ result if order == "later-left" else result @ layer
+    return result
+
+
+def _rollout_case(seed=0, layers=3, heads=2, n=5):
+    rng = np.random.default_rng(seed)
+    w = np.exp(rng.standard_normal((layers, heads, n, n)) * 1.5)
+    return w / w.sum(axis=-1, keepdims=True)
+
+
+def check_rollout(fn):
+    """Check `fn(weights) -> (n, n)`: attention rollout (Abnar & Zuidema, ACL 2020).
+
+    weights: (layers, heads, n, n), each row a softmax. Per layer: average the heads and account for the
+    residual connection, A = (mean_heads W + I) / 2; then rollout = A_L @ ... @ A_2 @ A_1.
+    """
+    weights = _rollout_case()
+    n = weights.shape[-1]
+    result, error = _call(fn, weights)
+    if error is not None:
+        return error
+    result = np.asarray(result, dtype=np.float64)
+    if result.shape != (n, n):
+        return Feedback(False, f"expected an (n, n) = {(n, n)} matrix (token to input token), got shape {result.shape}"
+                               + (": average over the heads and chain over the layers" if result.ndim > 2 else ""))
+    if np.allclose(result, _rollout(weights)):
+        return Feedback(True, "correct: heads averaged, the residual added, rows renormalised, and the layers "
+                              "chained with the later layer on the left")
+    rows = result.sum(axis=-1)
+    if np.allclose(result, _rollout(weights, order="earlier-left")):
+        return Feedback(False, "the layers are multiplied in the wrong order: information flows from layer 1 up, so "
+                               "the later layer goes on the LEFT: rollout = A_L @ ... @ A_2 @ A_1")
+    if np.allclose(result, _rollout(weights, residual=False)):
+        return Feedback(False, "the residual connection is missing: each layer also passes its input on unchanged, "
+                               "so use A = (mean over heads + I) / 2 instead of the attention alone")
+    if np.allclose(result, _rollout(weights, normalise=False)):
+        return Feedback(False, f"the rows sum to {rows[0]:g}, not 1: after adding the identity, divide by 2 "
+                               "(renormalise each row)")
+    if np.allclose(result, _rollout(weights, mean=False)):
+        return Feedback(False, "the heads are combined with max; Abnar & Zuidema average them (mean over axis -3)")
+    if np.allclose(result, _rollout(weights[-1:])) or np.allclose(result, weights[-1].mean(axis=0)):
+        return Feedback(False, "only the last layer is used; the rollout chains every layer, first to last")
+    if not np.allclose(rows, 1.0):
+        return Feedback(False, f"each row of the rollout must sum to 1 (a distribution over input tokens), "
+                               f"got row sums {np.round(rows, 3).tolist()}")
+    return Feedback(False, "the result differs from the rollout A_L @ ... @ A_1 with A = (mean over heads + I) / 2")

@@ -1,0 +1,278 @@
+"""Checkers for the exercises on the core concepts (chapter 2): soft lookup, cross-attention, path lengths."""
+import math
+
+import numpy as np
+
+from ..softmax import softmax
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    """(result, None) or (None, Feedback saying what the learner's function raised)."""
+    try:
+        with np.errstate(all="ignore"):  # overflow is diagnosed from the result, not printed as a warning
+            return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def _pair(result):
+    """(first, second) as float arrays, or None when `result` is not a pair."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return None
+    return tuple(np.asarray(r, dtype=np.float64) for r in result)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.1: a soft dictionary lookup at a given temperature.
+
+def _lookup_case(seed=0, n=5, d=6, d_v=2):
+    rng = np.random.default_rng(seed)
+    keys = rng.standard_normal((n, d))
+    keys /= np.linalg.norm(keys, axis=1, keepdims=True)  # unit keys: scores q·k_i are cosines when |q| = 1
+    query = keys[2] + 0.4 * rng.standard_normal(d)
+    query /= np.linalg.norm(query)
+    return query, keys, rng.standard_normal((n, d_v))
+
+
+def check_soft_lookup(fn):
+    """Check `fn(query, keys, values, temperature) -> (output, weights)`, a soft dictionary lookup.
+
+    query: (d,)  keys: (n, d)  values: (n, d_v)  temperature: T > 0
+    weights = softmax(keys @ query / T): (n,)     output = weights @ values: (d_v,)
+    """
+    query, keys, values = _lookup_case()
+    n, d_v = len(keys), values.shape[1]
+    scores = keys @ query
+    T = 0.5
+    result, error = _call(fn, query, keys, values, T)
+    if error is not None:
+        return error
+    pair = _pair(result)
+    if pair is None:
+        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+    output, weights = pair
+    if weights.shape != (n,):
+        hint = " (squeeze the query axis: one query gives one row of weights)" if weights.size == n else ""
+        return Feedback(False, f"weights has shape {weights.shape}, expected (n,) = ({n},): one weight per key{hint}")
+    if output.shape != (d_v,):
+        hint = ""
+        if output.shape == (query.shape[0],):
+            hint = " (that is the size of a key: did you average the keys instead of the values?)"
+        return Feedback(False, f"output has shape {output.shape}, expected (d_v,) = ({d_v},): one value-sized vector{hint}")
+    if not np.all(np.isfinite(weights)) or not np.all(np.isfinite(output)):
+        return Feedback(False, "weights or output contain NaN or inf at temperature 0.5, on ordinary scores")
+    if (weights < 0).any() or not np.isclose(weights.sum(), 1.0, atol=1e-6):
+        return Feedback(False, f"the weights must be a distribution over the keys (non-negative, summing to 1); "
+                               f"they sum to {weights.sum():.4f}: divide the exponentials by their sum")
+
+    expected = softmax(scores, temperature=T)
+    if not np.allclose(weights, expected, atol=1e-6):
+        if np.count_nonzero(weights > 1e-12) == 1:
+            return Feedback(False, "the weights are one-hot: that is the HARD lookup (the limit T -> 0). "
+                                   "At temperature T every key gets weight exp(q·k_i / T) / sum_j exp(q·k_j / T)")
+        if np.allclose(weights, softmax(scores), atol=1e-6):
+            return Feedback(False, "the temperature is ignored: the weights are softmax(q·k_i); "
+                                   "divide the scores by T before the softmax")
+        if np.allclose(weights, softmax(scores * T), atol=1e-6):
+            return Feedback(False, "the scores are multiplied by T; DIVIDE them by T "
+                                   "(a low temperature must sharpen the weights, not flatten them)")
+        if np.allclose(weights, softmax(scores / (T * np.sqrt(len(query)))), atol=1e-6):
+            return Feedback(False, "the scores are also divided by sqrt(d): here the temperature is the only scale, "
+                                   "weights = softmax(q·k_i / T)")
+        return Feedback(False, "weights differ from softmax(q·k_i / T); check the scores q·k_i (keys @ query)")
+    if not np.allclose(output, weights @ values, atol=1e-6):
+        return Feedback(False, "output is not the weighted sum of the values, weights @ values")
+
+    # The hard lookup as a limit: at a very low temperature a naive exp overflows.
+    T_low = 1e-3  # scores / T reach ~1000: exp overflows float64 past ~709
+    result, error = _call(fn, query, keys, values, T_low)
+    if error is not None:
+        return Feedback(False, f"at temperature {T_low:g} {error.message[0].lower()}{error.message[1:]}")
+    output_low, weights_low = _pair(result)
+    if not (np.all(np.isfinite(weights_low)) and np.all(np.isfinite(output_low))):
+        return Feedback(False, f"at temperature {T_low:g} the weights overflow to NaN/inf: exp(q·k / T) exceeds "
+                               "float64; subtract the largest score before exp (softmax is shift invariant)")
+    best = int(np.argmax(scores))
+    if not np.allclose(output_low, values[best], atol=1e-6):
+        return Feedback(False, f"at temperature {T_low:g} the output should be the value of the best-matching key "
+                               f"(key {best}), as in a hard lookup; got {np.round(output_low, 4).tolist()}")
+    return Feedback(True, "correct: softmax(q·k_i / T) over the keys, the weighted sum of the values, and stable "
+                          "enough to reach the hard lookup as T -> 0")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.2: encoder-decoder (cross-) attention with the roles right.
+
+def _cross_case(seed=1, n_src=6, n_tgt=4, d_model=8, d_k=4, d_v=3):
+    rng = np.random.default_rng(seed)
+    decoder = rng.standard_normal((n_tgt, d_model))
+    encoder = rng.standard_normal((n_src, d_model))
+    W_q, W_k = rng.standard_normal((2, d_model, d_k)) / np.sqrt(d_model)
+    W_v = rng.standard_normal((d_model, d_v)) / np.sqrt(d_model)
+    return decoder, encoder, W_q, W_k, W_v
+
+
+def check_cross_attention(fn):
+    """Check `fn(decoder_states, encoder_states, W_q, W_k, W_v) -> (output, weights)`.
+
+    decoder_states: (n_tgt, d_model)  encoder_states: (n_src, d_model)
+    W_q, W_k: (d_model, d_k)  W_v: (d_model, d_v)
+    queries from the decoder, keys and values from the encoder (Bahdanau et al. 2015; Vaswani et al. 2017,
+    sec. 3.2.3): output (n_tgt, d_v), one context vector per target position; weights (n_tgt, n_src).
+    """
+    dec, enc, W_q, W_k, W_v = _cross_case()
+    n_tgt, n_src, d_model = len(dec), len(enc), dec.shape[1]
+    d_k, d_v = W_k.shape[1], W_v.shape[1]
+    result, error = _call(fn, dec, enc, W_q, W_k, W_v)
+    if error is not None:
+        if "ValueError" in error.message:  # NumPy's and attn_course's shape errors
+            return Feedback(False, error.message + f" (decoder_states has {n_tgt} rows, encoder_states {n_src}: "
+                                                   "the keys and the values must both come from the encoder)")
+        return error
+    pair = _pair(result)
+    if pair is None:
+        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+    output, weights = pair
+
+    expected_w = f"expected (n_tgt, n_src) = ({n_tgt}, {n_src})"
+    if weights.shape == (n_src, n_tgt):
+        return Feedback(False, f"weights has shape {weights.shape} = (n_src, n_tgt), {expected_w}: the roles are "
+                               "swapped. The decoder asks (queries = decoder_states @ W_q); the encoder answers "
+                               "(keys = encoder_states @ W_k, values = encoder_states @ W_v)")
+    if weights.shape == (n_src, n_src):
+        return Feedback(False, f"weights has shape {weights.shape} = (n_src, n_src), {expected_w}: this is "
+                               "self-attention of the encoder; the queries must come from the decoder")
+    if weights.shape == (n_tgt, n_tgt):
+        return Feedback(False, f"weights has shape {weights.shape} = (n_tgt, n_tgt), {expected_w}: the decoder "
+                               "attends to itself; the keys and values must come from the encoder")
+    if weights.shape != (n_tgt, n_src):
+        return Feedback(False, f"weights has shape {weights.shape}, {expected_w}: one row per target position "
+                               "(query), one column per source position (key)")
+    if output.shape != (n_tgt, d_v):
+        hint = ""
+        if output.shape == (n_tgt, d_k):
+            hint = ": it has d_k columns, so the keys were averaged; the values are encoder_states @ W_v"
+        elif output.shape == (n_tgt, d_model):
+            hint = ": it has d_model columns, so the values were not projected; use encoder_states @ W_v"
+        return Feedback(False, f"output has shape {output.shape}, expected (n_tgt, d_v) = ({n_tgt}, {d_v}), one "
+                               f"context vector per target position{hint}")
+    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
+        return Feedback(False, "weights or output contain NaN or inf on ordinary inputs")
+    if not np.allclose(weights.sum(axis=1), 1.0, atol=1e-6) or (weights < 0).any():
+        if np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
+            return Feedback(False, "each column of weights sums to 1, but each ROW must: every target position "
+                                   "distributes its attention over the source positions (softmax over axis -1)")
+        return Feedback(False, f"each row of weights must be a distribution over the source positions; the row "
+                               f"sums are {np.round(weights.sum(axis=1), 4).tolist()}")
+
+    def weights_for(q, k, scale=1 / np.sqrt(d_k)):
+        return softmax(q @ k.T * scale)
+
+    q, k = dec @ W_q, enc @ W_k
+    expected = weights_for(q, k)
+    if not np.allclose(weights, expected, atol=1e-6):
+        if np.allclose(weights, weights_for(q, k, 1.0), atol=1e-6):
+            return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
+        if np.allclose(weights, weights_for(dec @ W_k, enc @ W_q), atol=1e-6):
+            return Feedback(False, "W_q and W_k are swapped: queries = decoder_states @ W_q, keys = encoder_states @ W_k")
+        if np.allclose(weights, weights_for(dec @ W_q, enc @ W_q), atol=1e-6) or \
+                np.allclose(weights, weights_for(dec @ W_k, enc @ W_k), atol=1e-6):
+            return Feedback(False, "queries and keys use the same projection: queries = decoder_states @ W_q, "
+                                   "keys = encoder_states @ W_k")
+        if np.allclose(weights, weights_for(dec, enc, 1 / np.sqrt(d_model)), atol=1e-6):
+            return Feedback(False, "the states are compared without their projections: project first, "
+                                   "q = decoder_states @ W_q and k = encoder_states @ W_k")
+        return Feedback(False, "weights differ from softmax((decoder_states @ W_q) @ (encoder_states @ W_k).T / sqrt(d_k))")
+    if not np.allclose(output, weights @ (enc @ W_v), atol=1e-6):
+        return Feedback(False, "output is not the weighted sum of the values, weights @ (encoder_states @ W_v)")
+    return Feedback(True, f"correct: the {n_tgt} target positions ask, the {n_src} source positions answer; "
+                          f"weights ({n_tgt}, {n_src}), one context vector of size d_v = {d_v} per target position")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.3: how many layer (or cell) applications lie between input 0 and output n - 1?
+
+KINDS = ("recurrent", "convolution", "self-attention")
+
+
+def path_length(kind, n, k=3):
+    """The reference answer: applications of a layer (or of the recurrent cell) on the path from input 0 to
+    output n - 1, for n >= 2 positions. Convolutions are centred ("same" padding) with odd width k: each
+    layer reaches (k - 1) / 2 positions further. Recurrent: the cell runs once per position."""
+    if kind == "recurrent":
+        return n
+    if kind == "convolution":
+        return math.ceil((n - 1) / ((k - 1) // 2))
+    if kind == "self-attention":
+        return 1
+    raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+_CASES = [(2, 3), (5, 3), (8, 3), (9, 5), (12, 5), (64, 7), (100, 3), (1000, 9)]
+
+
+def check_path_lengths(fn):
+    """Check `fn(kind, n, k) -> int` against `path_length` for the three kinds on several (n, k)."""
+    for kind in KINDS:
+        got = {}
+        for n, k in _CASES:
+            answer, error = _call(fn, kind, n, k)
+            if error is not None:
+                return Feedback(False, f"{kind}, n = {n}, k = {k}: {error.message}")
+            got[n, k] = answer
+        wrong = [(n, k) for (n, k), a in got.items() if not _equal(a, path_length(kind, n, k))]
+        if not wrong:
+            continue
+        n, k = wrong[0]
+        answer, right = got[n, k], path_length(kind, n, k)
+        message = _diagnose(kind, got) or f"for n = {n}, k = {k} the path has {right} applications, you said {answer}"
+        return Feedback(False, f"{kind}: {message}")
+    return Feedback(True, "correct: recurrent n (one cell per position, in order), convolution "
+                          "ceil((n - 1) / ((k - 1) / 2)) (a stack of layers, each reaching (k - 1) / 2 further), "
+                          "self-attention 1 (every position sees every other in one layer)")
+
+
+def _equal(answer, right):
+    try:
+        return float(answer) == right
+    except (TypeError, ValueError):
+        return False
+
+
+def _matches(got, formula):
+    return all(_equal(a, formula(n, k)) for (n, k), a in got.items())
+
+
+def _diagnose(kind, got):
+    """A message for a recognised wrong formula, or None."""
+    if not all(isinstance(a, (int, float, np.integer, np.floating)) for a in got.values()):
+        return "return a number (the count of layer or cell applications), e.g. an int"
+    if any(float(a) != int(a) for a in got.values()):
+        return "a count of layers is a whole number: round a partial layer UP (math.ceil)"
+    if kind == "recurrent":
+        if _matches(got, lambda n, k: n - 1):
+            return ("off by one: n - 1 counts the hops between hidden states; the cell is applied n times "
+                    "(h_0 from x_0, then once more per position up to h_{n-1})")
+        if _matches(got, lambda n, k: 1):
+            return ("a recurrent layer is one layer, but x_0 reaches h_{n-1} only through the cell applied once "
+                    "per position, one after the other: n applications")
+        return "the recurrent cell runs once per position, and h_{n-1} depends on x_0 only through all of them"
+    if kind == "convolution":
+        r = lambda k: (k - 1) // 2
+        if _matches(got, lambda n, k: n - 1) or _matches(got, lambda n, k: n):
+            return "the answer must depend on the width k: a wider kernel reaches further per layer"
+        if _matches(got, lambda n, k: math.ceil((n - 1) / (k - 1))):
+            return ("(k - 1) per layer is the reach of a CAUSAL convolution; a centred width-k convolution "
+                    "reaches (k - 1) / 2 positions to each side")
+        if _matches(got, lambda n, k: (n - 1) // r(k)):
+            return "round up, not down: a layer that covers only part of the remaining distance is still a layer"
+        if _matches(got, lambda n, k: math.ceil(n / k)) or _matches(got, lambda n, k: n // k):
+            return ("O(n/k) in Table 1 of Vaswani et al. is an order of growth, not a count: the receptive field "
+                    "of L centred layers spans L(k - 1) / 2 positions to each side, and must reach n - 1")
+        if _matches(got, lambda n, k: math.ceil(math.log(n, k))):
+            return "log_k(n) is for DILATED convolutions; these kernels are contiguous, each layer reaches (k - 1) / 2 further"
+        return "L centred layers of width k reach L(k - 1) / 2 positions: find the smallest L that reaches n - 1"
+    if _matches(got, lambda n, k: n) or _matches(got, lambda n, k: n - 1):
+        return "one self-attention layer already connects every pair of positions: the path has 1 layer, whatever n"
+    return "every output of one self-attention layer depends on every input: 1 layer"
