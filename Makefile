@@ -6,10 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site test execute setup chromium clean
+.PHONY: site site-student test execute student setup chromium clean
 
 site: $(VENV)/.installed _vendor/.stamp
-	$(BIN)/jupyter-book build . -W --keep-going
+	$(BIN)/jupyter-book build . -W --keep-going --all
+	$(BIN)/python scripts/make_slides.py
 
 test: site chromium
 	$(BIN)/python -m pytest
@@ -17,6 +18,15 @@ test: site chromium
 # Re-execute every chapter in place, deterministically, storing outputs and widget state.
 execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
+
+# The student edition: student/notebooks/, solutions removed and outputs cleared (see book/instructor_guide.md).
+student: $(VENV)/.installed
+	$(BIN)/python scripts/make_student_edition.py
+
+# The website with its launch buttons on the student edition (branch `student`), into _build/student/.
+site-student: $(VENV)/.installed _vendor/.stamp
+	$(BIN)/python scripts/make_student_edition.py --site-config _build/student-config/_config.yml
+	$(BIN)/jupyter-book build . -W --keep-going --all --config _build/student-config/_config.yml --path-output _build/student
 
 setup: $(VENV)/.installed
 

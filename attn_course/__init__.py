@@ -2,17 +2,28 @@
 
 Attention from scratch, organised by idea:
 
-- softmax      stable softmax with temperature and masks
-- attention    scaled dot-product attention, causal masks
-- scores       score functions: dot, scaled dot, general (Luong), additive (Bahdanau), cosine
-- multihead    multi-head attention with explicit projections, padding masks
-- positional   sinusoidal and rotary (RoPE) position encodings
-- backward     the backward pass by hand, and a finite-difference gradient check
-- flash        tiled attention with the online softmax (FlashAttention's forward pass)
-- nn           the same in PyTorch, as modules (import attn_course.nn; torch is imported only there)
-- viz          the course's pictures (one style for every chapter)
-- widgets      live explorers built from ipywidgets sliders
-- exercises    checkers that say what is wrong with a learner's answer
+- softmax          stable softmax with temperature and masks
+- attention        scaled dot-product attention, causal masks
+- scores           score functions: dot, scaled dot, general (Luong), additive (Bahdanau), cosine
+- multihead        multi-head attention with explicit projections, padding masks
+- positional       sinusoidal and rotary (RoPE) position encodings
+- backward         the backward pass by hand, and a finite-difference gradient check
+- flash            tiled attention with the online softmax (FlashAttention's forward pass)
+- efficient        sliding-window and linear attention, and their error against full attention
+- history          the events of attention's history, and their timeline (chapter 1)
+- viz              the course's pictures (one style for every chapter)
+- widgets          live explorers built from ipywidgets sliders
+- data, sequences  toy data whose right answer (and alignment) is known
+- exercises        checkers that say what is wrong with a learner's answer
+
+These import torch, so they are imported by name (`from attn_course import nn`); `import attn_course`
+alone never imports torch:
+
+- nn               the same attention in PyTorch, as modules, on CPU or GPU
+- models           the tiny models of chapter 6 (seq2seq, sentiment, ViT, speech), trained in seconds
+- transformer      an encoder-decoder Transformer and a tiny causal language model (chapter 6b, 6c)
+- hooks            recording the attention weights of a PyTorch model with forward hooks
+- triton_attention a FlashAttention-style GPU kernel in Triton, testable on the CPU (chapter 8b)
 """
 from .attention import causal_mask, scaled_dot_product_attention
 from .backward import (gradient_check, multi_head_attention_backward, numerical_gradient,

@@ -313,7 +313,9 @@ def model_view(weights_layers_heads, tokens):
         if layer == n_layers - 1:
             ax.set_xlabel("key", fontsize=8)
     # the axes are shared: one call names the tokens on all of them, and only the outer ones show them
-    axes[0, 0].set_xticks(range(n), tokens, rotation=90)
+    axes[0, 0].set_xticks(range(n), tokens)
+    for ax in axes[-1]:  # each axes has its own tick label objects: rotate those that show (the bottom row)
+        ax.tick_params(axis="x", labelrotation=90)
     axes[0, 0].set_yticks(range(n), tokens)
     fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="weight")
     return fig

@@ -25,9 +25,14 @@ FILES = [
     ("mathjax/es5/sre", "mathjax/sre"),
     ("mermaid/dist/mermaid.esm.min.mjs", "mermaid/mermaid.esm.min.mjs"),
     ("mermaid/dist/chunks/mermaid.esm.min", "mermaid/chunks/mermaid.esm.min"),
+    # reveal.js for the chapters' slides (scripts/make_slides.py); the site's pages never load it.
+    ("reveal.js/dist/reveal.js", "reveal.js/dist/reveal.js"),
+    ("reveal.js/dist/reveal.css", "reveal.js/dist/reveal.css"),
+    ("reveal.js/dist/theme", "reveal.js/dist/theme"),
+    ("reveal.js/plugin/notes/notes.js", "reveal.js/plugin/notes/notes.js"),
 ]
 # embed.js and libembed-amd.js are other builds of the widget manager; pages load embed-amd.js.
-SKIP = shutil.ignore_patterns("*.map", "*.d.ts", "*.LICENSE.txt", "embed.js", "libembed-amd.js")
+SKIP = shutil.ignore_patterns("*.map", "*.d.ts", "*.LICENSE.txt", "embed.js", "libembed-amd.js", "*.scss", "template")
 
 
 def main():

@@ -131,3 +131,23 @@ def test_launch_buttons_follow_the_repository_setting():
         assert f"colab.research.google.com/github/{repo}/blob/main/{name}" in html, f"{page.name}: no Colab button"
         assert f"mybinder.org/v2/gh/{repo}/main?urlpath=" in html, f"{page.name}: no Binder button"
         assert config["launch_buttons"]["jupyterhub_url"] in html, f"{page.name}: no JupyterHub button"
+
+
+def toc_chapters():
+    return re.findall(r"^\s*- file: notebooks/(\S+)", (ROOT / "_toc.yml").read_text(), flags=re.M)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_every_chapter_has_offline_slides(browser, server, chapter):
+    """scripts/make_slides.py (run by `make site`) turns each chapter into reveal.js slides served by the site;
+    test_page_renders_offline checks their requests, console and math like any other page."""
+    slides = SITE / "slides" / f"{chapter}.slides.html"
+    assert slides.exists(), f"no slides for {chapter}: run `make site`"
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server}slides/{slides.name}", wait_until="networkidle")
+    page.wait_for_function("document.body.dataset.slidesReady === 'true'", timeout=20_000)
+    n_slides = page.locator(".reveal .slides > section").count()
+    context.close()
+    assert n_slides >= 3, f"{chapter}: only {n_slides} slides; its ## headings should each start one"

@@ -8,3 +8,13 @@ from .attention import check_attention
 from .feedback import Feedback
 from .concepts import check_cross_attention, check_path_lengths, check_soft_lookup
 from .applications import check_alignment_accuracy, check_attention_pooling, check_rollout
+from .practice import check_key_padding_mask, check_multi_head_attention, check_split_heads
+from .mathematics import check_attention_backward, check_masked_attention, check_score_variance
+from .attention import check_additive_score, check_attention_shapes
+from .background import check_bandwidth, check_kernel_weights, check_nadaraya_watson
+from .tools import check_cached_attention, check_capture_weights, check_mha_mask
+from .faq import check_attention_entropy, check_four_steps, check_permutation_test
+from .efficiency import check_matrix_bytes, check_online_softmax_step, check_query_block
+from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
+from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
+                          check_reversal_alignment, check_transformer_masks)

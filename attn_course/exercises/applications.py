@@ -25,7 +25,7 @@ def _alignment_case():
     """A translation-like case: 4 queries over 5 keys, query 2 with two true keys (like the month word)."""
     truth = np.zeros((4, 5), dtype=bool)
     truth[0, 3] = truth[1, 4] = truth[2, 1] = truth[2, 2] = truth[3, 0] = True
-    weights = np.array([[0.05, 0.05, 0.10, 0.70, 0.10],    # right: key 3
+    weights = np.array([[0.05, 0.05, 0.25, 0.45, 0.20],    # right: key 3, though with less than half the weight
                         [0.10, 0.10, 0.10, 0.60, 0.10],    # wrong: key 3, the truth is key 4
                         [0.05, 0.15, 0.70, 0.05, 0.05],    # right: key 2, the second of its two true keys
                         [0.40, 0.10, 0.10, 0.30, 0.10]])   # right: key 0
@@ -59,6 +59,13 @@ def check_alignment_accuracy(fn):
     elif np.isclose(result, by_column):
         return Feedback(False, "you took the argmax down each column (over the queries); each query is a row and "
                                "picks its key with argmax over the LAST axis")
+    elif np.isclose(result, ((weights * truth).sum(axis=-1) > 0.5).mean()):
+        return Feedback(False, "that is the share of queries with more than half their weight on true keys; the "
+                               "exercise asks whether each query's TOP key (argmax of its row) is a true key, however "
+                               "much weight it has (query 0 picks its true key with weight 0.45)")
+    elif np.isclose(result, expected * len(truth) / truth.size):
+        return Feedback(False, f"you divided the count of right queries by the number of entries ({truth.size} = "
+                               f"queries x keys); divide by the number of queries ({len(truth)})")
     else:
         return Feedback(False, f"expected {expected} on a case where 3 of 4 queries pick a true key, got {result}")
 
@@ -104,6 +111,8 @@ def check_attention_pooling(fn):
         return Feedback(False, f"expected a pair (pooled, weights), got {type(result).__name__}")
     pooled, weights = (np.asarray(r, dtype=np.float64) for r in result)
     b, n, d = h.shape
+    if weights.shape == (b, d) and pooled.shape == (b, n) and n != d:
+        return Feedback(False, "the pair is in the wrong order: return (pooled, weights), pooled (batch, d) first")
     if weights.shape != (b, n):
         return Feedback(False, f"weights has shape {weights.shape}, expected (batch, n) = {(b, n)}: one weight per word")
     if pooled.shape != (b, d):
@@ -118,6 +127,9 @@ def check_attention_pooling(fn):
         if np.allclose(weights, _softmax(scores, np.ones_like(mask))):
             return Feedback(False, "the padding gets weight: the mask is ignored. Set the scores of padded positions "
                                    "to -inf before the softmax, so that exp gives them exactly 0")
+        if np.allclose(weights, _softmax(scores * mask, np.ones_like(mask))):
+            return Feedback(False, "the padded scores were multiplied by the mask, which sets them to 0, not -inf: "
+                                   "exp(0) = 1, so the padding still gets weight. Use np.where(mask, scores, -np.inf)")
         return Feedback(False, f"padded positions must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}")
     if not np.allclose(weights.sum(axis=-1), 1.0):
         full = _softmax(scores, np.ones_like(mask))
@@ -167,6 +179,14 @@ def _rollout(weights, residual=True, mean=True, order="later-left", normalise=Tr
     return result
 
 
+def _rollout_elementwise(weights):
+    a = 0.5 * (weights.mean(axis=-3) + np.eye(weights.shape[-1]))
+    result = a[0]
+    for layer in a[1:]:
+        result = layer * result
+    return result
+
+
 def _rollout_case(seed=0, layers=3, heads=2, n=5):
     rng = np.random.default_rng(seed)
     w = np.exp(rng.standard_normal((layers, heads, n, n)) * 1.5)
@@ -205,6 +225,18 @@ def check_rollout(fn):
         return Feedback(False, "the heads are combined with max; Abnar & Zuidema average them (mean over axis -3)")
     if np.allclose(result, _rollout(weights[-1:])) or np.allclose(result, weights[-1].mean(axis=0)):
         return Feedback(False, "only the last layer is used; the rollout chains every layer, first to last")
+    if np.allclose(result, _rollout(weights).T):
+        return Feedback(False, "you returned the transpose: row i must be token i's distribution over the input "
+                               "tokens (each row sums to 1); chain as rollout = A_L @ ... @ A_1, no .T")
+    if np.allclose(result, _rollout_elementwise(weights)):
+        return Feedback(False, "the layers are multiplied element by element (*); chaining layers is a matrix "
+                               "product (@): token i reaches input j through every token k in between")
+    if np.allclose(result, np.mean([_rollout(weights[:, h:h + 1]) for h in range(weights.shape[1])], axis=0)):
+        return Feedback(False, "each head was rolled out on its own and the results averaged; average the heads "
+                               "within each layer FIRST (a layer's output mixes all its heads), then chain the layers")
+    if np.allclose(result, _rollout(weights * weights.shape[1], mean=True)):
+        return Feedback(False, f"the heads are summed, not averaged: with {weights.shape[1]} heads the residual then "
+                               "counts for too little; use the mean over the heads (axis -3) before adding I")
     if not np.allclose(rows, 1.0):
         return Feedback(False, f"each row of the rollout must sum to 1 (a distribution over input tokens), "
                                f"got row sums {np.round(rows, 3).tolist()}")

@@ -87,3 +87,147 @@ def check_attention(fn):
                               "(..., n, d) too, e.g. with np.swapaxes(k, -1, -2) instead of k.T")
     return Feedback(True, "correct: scaled scores, stable softmax over the keys, weighted sum of the values, "
                           "and it works on batches")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 3.1: read the shapes of attention.
+
+def _shape(x):
+    """A shape given as a tuple, a list or a NumPy shape, as a tuple of ints; None when it is not one."""
+    try:
+        shape = tuple(int(n) for n in x)
+    except (TypeError, ValueError):
+        return None
+    return shape if all(n >= 0 for n in shape) else None
+
+
+def _diagnose_shapes(got, n_q, n_k, d_k, d_v):
+    """The first wrong shape in `got` ({"scores", "weights", "output"} -> shape), as a message; None if all right."""
+    expected = {"scores": (n_q, n_k), "weights": (n_q, n_k), "output": (n_q, d_v)}
+    for name, want in expected.items():
+        shape = _shape(got[name])
+        if shape is None:
+            return f"{name}: expected a shape such as (2, 3), got {got[name]!r}"
+        if shape == want:
+            continue
+        if name in ("scores", "weights"):
+            if shape == (n_k, n_q):
+                return (f"{name} has one row per QUERY and one column per key: (n_q, n_k) = {want}, not (n_k, n_q) "
+                        f"= {shape}")
+            if shape in ((n_q, n_k, d_k), (n_q, d_k)):
+                return (f"{name}: a score is ONE number per (query, key) pair, the dot product sums over d_k: "
+                        f"(n_q, n_k) = {want}, not {shape}")
+            if name == "weights" and shape in ((n_k,), (n_q,)):
+                return (f"weights: every query has its own distribution over the keys, so there is a matrix of them, "
+                        f"(n_q, n_k) = {want}, not {shape}")
+            return f"{name} has shape (n_q, n_k) = {want}: one row per query, one column per key; got {shape}"
+        if shape == (n_q, d_k) and d_k != d_v:
+            return (f"output: the output is a weighted sum of the VALUES, so its last dimension is d_v = {d_v}, not "
+                    f"d_k = {d_k}: output has shape (n_q, d_v) = {want}")
+        if shape == (n_k, d_v):
+            return (f"output: there is one output per QUERY (each query gets its own mix of the values), so "
+                    f"(n_q, d_v) = {want}, not (n_k, d_v) = {shape}")
+        if shape == (n_q, n_k, d_v):
+            return (f"output: the weighted sum adds up the weighted values over the keys, so the key axis disappears: "
+                    f"(n_q, d_v) = {want}, not {shape}")
+        if shape == (d_v,):
+            return f"output: that is the output of ONE query; with n_q queries it is (n_q, d_v) = {want}"
+        return f"output has shape (n_q, d_v) = {want}: one value-sized vector per query; got {shape}"
+    return None
+
+
+def check_attention_shapes(fn):
+    """Check `fn(n_q, n_k, d_k, d_v) -> {"scores": shape, "weights": shape, "output": shape}`: the shapes of
+    the three results of attention for n_q queries and n_k keys of size d_k, and n_k values of size d_v."""
+    for case in [(5, 7, 16, 8), (2, 9, 3, 6)]:
+        try:
+            got = fn(*case)
+        except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+            return Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+        if not isinstance(got, dict):
+            return Feedback(False, f'expected a dict {{"scores": ..., "weights": ..., "output": ...}}, got '
+                                   f"{type(got).__name__}")
+        missing = [key for key in ("scores", "weights", "output") if key not in got]
+        if missing:
+            return Feedback(False, f"the dict has no entry for {', '.join(map(repr, missing))}")
+        message = _diagnose_shapes(got, *case)
+        if message is not None:
+            n_q, n_k, d_k, d_v = case
+            return Feedback(False, f"for n_q={n_q}, n_k={n_k}, d_k={d_k}, d_v={d_v}: {message}")
+    return Feedback(True, "correct: scores and weights are (n_q, n_k), one row per query; the output is (n_q, d_v), "
+                          "one mix of the values per query")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 3.3: Bahdanau's additive score.
+
+def _additive_case(seed=0, batch=()):
+    rng = np.random.default_rng(seed)
+    n_q, n_k, d_q, d_k, d_a = 3, 5, 4, 6, 3  # d_q != d_k: the additive score compares vectors of different sizes
+    return (rng.standard_normal(batch + (n_q, d_q)), rng.standard_normal(batch + (n_k, d_k)),
+            rng.standard_normal((d_q, d_a)), rng.standard_normal((d_k, d_a)), rng.standard_normal(d_a))
+
+
+def _additive(q, k, W_q, W_k, v, activation=np.tanh):
+    return activation((q @ W_q)[..., :, None, :] + (k @ W_k)[..., None, :, :]) @ v
+
+
+def check_additive_score(fn):
+    """Check `fn(q, k, W_q, W_k, v) -> scores`, the additive score v^T tanh(W_q q_i + W_k k_j) of every pair.
+
+    q: (n_q, d_q)  k: (n_k, d_k)  W_q: (d_q, d_a)  W_k: (d_k, d_a)  v: (d_a,)  ->  scores: (n_q, n_k)
+    (vectors are rows: q @ W_q is the paper's W_q q)
+    """
+    q, k, W_q, W_k, v = _additive_case()
+    n_q, n_k, d_a = len(q), len(k), len(v)
+    try:
+        result = fn(q, k, W_q, W_k, v)
+    except ValueError as e:
+        if "broadcast" in str(e):
+            return Feedback(False, f"q @ W_q is (n_q, d_a) = {(n_q, d_a)} and k @ W_k is (n_k, d_a) = {(n_k, d_a)}: "
+                                   "they do not add as they are. Give every PAIR its own hidden vector by "
+                                   "broadcasting, (q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]: (n_q, n_k, d_a)")
+        return Feedback(False, f"calling your function raised ValueError: {e}")
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+    scores = np.asarray(result, dtype=np.float64)
+    if scores.shape == (n_q, n_k, d_a):
+        return Feedback(False, f"scores has shape {scores.shape}: those are the hidden vectors tanh(W_q q + W_k k), one "
+                               "per pair; project each onto v to get one number per pair, hidden @ v")
+    if scores.shape == (n_k, n_q):
+        return Feedback(False, f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one row per "
+                               "query, one column per key")
+    if scores.shape != (n_q, n_k):
+        return Feedback(False, f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one score per "
+                               "(query, key) pair")
+    reference = _additive(q, k, W_q, W_k, v)
+    if np.allclose(scores, reference, atol=1e-8):
+        pass
+    elif np.allclose(scores, softmax(reference), atol=1e-8):
+        return Feedback(False, "you returned the weights (softmax of the scores); return the scores themselves, the "
+                               "softmax comes after")
+    elif np.allclose(scores, (np.tanh(q @ W_q) @ v)[:, None] + (np.tanh(k @ W_k) @ v)[None, :], atol=1e-8):
+        return Feedback(False, "tanh is applied to the query part and the key part separately. Then the score is a "
+                               "query term plus a key term, the query term is the same for every key, and softmax "
+                               "ignores it: the query no longer matters! Apply tanh to the SUM, "
+                               "tanh(W_q q + W_k k)")
+    elif np.allclose(scores, _additive(q, k, W_q, W_k, v, activation=lambda a: a), atol=1e-8):
+        return Feedback(False, "tanh is missing. Without it the score is linear, v·W_q q + v·W_k k: a query term plus "
+                               "a key term, and softmax ignores the query term. The tanh is what lets the query "
+                               "and the key interact")
+    elif np.allclose(scores, _additive(q, k, W_q, W_k, v, activation=lambda a: np.maximum(a, 0)), atol=1e-8):
+        return Feedback(False, "that is a ReLU; Bahdanau et al.'s score uses tanh (appendix A.1.2 of the paper)")
+    else:
+        return Feedback(False, "scores differ from v^T tanh(W_q q_i + W_k k_j) for each pair (i, j); check which "
+                               "matrix multiplies which: q @ W_q for the queries, k @ W_k for the keys")
+
+    qb, kb, W_q, W_k, v = _additive_case(seed=1, batch=(2,))
+    try:
+        ok = np.allclose(np.asarray(fn(qb, kb, W_q, W_k, v), dtype=np.float64), _additive(qb, kb, W_q, W_k, v))
+    except Exception:
+        ok = False
+    if not ok:
+        return Feedback(True, "correct on 2-D inputs. Going further: make it work on batches (..., n, d) too, with "
+                              "[..., :, None, :] and [..., None, :, :] instead of [:, None, :] and [None, :, :]")
+    return Feedback(True, "correct: one hidden vector tanh(W_q q_i + W_k k_j) per pair, projected onto v, and it "
+                          "works on batches")

@@ -1,0 +1,247 @@
+"""Checkers for the exercises of chapter 9 (the FAQ), NumPy only.
+
+    check_permutation_test(fn)   fn(layer, x, perm) -> bool: does the layer commute with reordering its input?
+    check_four_steps(fn)         fn(x, W_q, W_k, W_v) -> (output, weights): the FAQ's four steps of self-attention
+    check_attention_entropy(fn)  fn(weights) -> the entropy of each query's distribution over the keys
+"""
+import numpy as np
+
+from ..attention import scaled_dot_product_attention
+from ..positional import sinusoidal_encoding
+from ..softmax import softmax
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    try:
+        with np.errstate(all="ignore"):  # overflow is diagnosed from the result, not printed as a warning
+            return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.1: which layers commute with a permutation of the positions?
+
+def _layers(d=4, seed=0):
+    """name -> (layer, equivariant?). Each layer maps x: (n, d) to (n, d)."""
+    rng = np.random.default_rng(seed)
+    W, W_h = rng.standard_normal((2, d, d)) / np.sqrt(d)
+
+    def self_attention(x):
+        return scaled_dot_product_attention(x, x, x)[0]
+
+    def per_position(x):
+        return np.tanh(x @ W)
+
+    def recurrent(x):
+        h, out = np.zeros(d), []
+        for x_t in x:
+            h = np.tanh(h @ W_h + x_t @ W)
+            out.append(h)
+        return np.array(out)
+
+    def self_attention_with_positions(x):
+        z = x + sinusoidal_encoding(len(x), d)
+        return scaled_dot_product_attention(z, z, z)[0]
+
+    def causal_self_attention(x):
+        return scaled_dot_product_attention(x, x, x, causal=True)[0]
+
+    def mean_of_all(x):
+        return np.repeat(x.mean(axis=0, keepdims=True), len(x), axis=0)
+
+    return {"self-attention": (self_attention, True),
+            "per-position layer tanh(x W)": (per_position, True),
+            "recurrent layer": (recurrent, False),
+            "self-attention with positional encodings": (self_attention_with_positions, False),
+            "causal self-attention": (causal_self_attention, False),
+            "mean of all positions": (mean_of_all, True)}
+
+
+def check_permutation_test(fn):
+    """Check `fn(layer, x, perm) -> bool`: True when layer(x[perm]) equals layer(x)[perm] up to rounding
+    (the layer is permutation-equivariant), for x: (n, d), perm a permutation of range(n).
+
+    Tried on six layers, three that are equivariant and three that are not."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 4))           # n = 5 positions, d = 4: n != d, so x[:, perm] fails
+    perm = np.array([1, 2, 3, 4, 0])          # a 5-cycle: no position stays, and perm is not its own inverse
+    layers = _layers()
+    answers = {}
+    for name, (layer, _) in layers.items():
+        answer, error = _call(fn, layer, x.copy(), perm.copy())
+        if error is not None:
+            if "IndexError" in error.message or "out of bounds" in error.message:
+                return Feedback(False, error.message + " (perm reorders the positions, the ROWS of x: x[perm])")
+            return Feedback(False, f"on the {name}: {error.message}")
+        if np.ndim(answer) != 0 or not isinstance(answer, (bool, np.bool_)):
+            return Feedback(False, f"return one bool, e.g. np.allclose(a, b); on the {name} you returned "
+                                   f"{type(answer).__name__} of shape {np.shape(answer)}")
+        answers[name] = bool(answer)
+    truth = {name: equivariant for name, (_, equivariant) in layers.items()}
+    if answers == truth:
+        return Feedback(True, "correct: self-attention, a per-position layer and a mean commute with reordering "
+                              "the positions; recurrence, positional encodings and a causal mask do not")
+
+    def signature(test):
+        return {name: bool(test(layer)) for name, (layer, _) in layers.items()}
+
+    inverse = np.argsort(perm)
+    if answers == signature(lambda L: np.allclose(L(x[perm]), L(x))) or \
+            answers == signature(lambda L: np.allclose(L(x[perm]), L(x)[inverse])):
+        return Feedback(False, "you said no for self-attention: the output of a reordered input is not the SAME "
+                               "(invariance) and not permuted back the other way, it moves WITH the input. "
+                               "Compare layer(x[perm]) with layer(x)[perm]")
+    if answers == signature(lambda L: np.array_equal(L(x[perm]), L(x)[perm])):
+        return Feedback(False, "exact equality fails on rounding: a permuted input sums the same numbers in another "
+                               "order, which can change the last bits. Compare with np.allclose")
+    wrong = [name for name in truth if answers[name] != truth[name]]
+    return Feedback(False, f"wrong for: {', '.join(wrong)}. Run the layer on x[perm] and compare with layer(x)[perm]")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.2: the four steps of the source's §9.4, done right.
+
+def _steps_case(seed=2, n=5, d_model=6, d_k=3, d_v=2, scale=1.0):
+    rng = np.random.default_rng(seed)
+    x = scale * rng.standard_normal((n, d_model))
+    W_q, W_k = rng.standard_normal((2, d_model, d_k))
+    W_v = rng.standard_normal((d_model, d_v))
+    return x, W_q, W_k, W_v
+
+
+def check_four_steps(fn):
+    """Check `fn(x, W_q, W_k, W_v) -> (output, weights)`, self-attention in four steps:
+    1. q, k, v = x W_q, x W_k, x W_v   2. scores q k^T / sqrt(d_k)   3. softmax over the keys   4. weights v.
+
+    x: (n, d_model)  W_q, W_k: (d_model, d_k)  W_v: (d_model, d_v)  ->  output (n, d_v), weights (n, n)."""
+    x, W_q, W_k, W_v = _steps_case()
+    n, d_model, d_k, d_v = len(x), x.shape[1], W_k.shape[1], W_v.shape[1]
+    result, error = _call(fn, x, W_q, W_k, W_v)
+    if error is not None:
+        return error
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+    output, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    if weights.shape != (n, n):
+        return Feedback(False, f"weights has shape {weights.shape}, expected (n, n) = {(n, n)}: one row per query "
+                               "position, one column per key position")
+    if output.shape != (n, d_v):
+        hint = ""
+        if output.shape == (n, d_model):
+            hint = ": d_model columns, so the inputs x were averaged; step 4 averages the VALUES x W_v"
+        elif output.shape == (n, d_k):
+            hint = ": d_k columns, so the queries or keys were averaged; step 4 averages the VALUES x W_v"
+        return Feedback(False, f"output has shape {output.shape}, expected (n, d_v) = {(n, d_v)}{hint}")
+    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
+        return Feedback(False, "weights or output contain NaN or inf on ordinary inputs")
+    if not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-6) or (weights < 0).any():
+        if np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
+            return Feedback(False, "each column of weights sums to 1, but each ROW must: step 3 normalises over the "
+                                   "keys, softmax(..., axis=-1)")
+        return Feedback(False, f"each row of weights must be a distribution over the keys; the row sums are "
+                               f"{np.round(weights.sum(axis=-1), 4).tolist()}")
+
+    q, k, v = x @ W_q, x @ W_k, x @ W_v
+    scores = q @ k.T
+    expected = softmax(scores / np.sqrt(d_k))
+    if not np.allclose(weights, expected, atol=1e-6):
+        if np.allclose(weights, softmax(scores), atol=1e-6):
+            return Feedback(False, f"the scores are not scaled: step 2 divides q k^T by sqrt(d_k) = {np.sqrt(d_k):.3g} "
+                                   "(the source's §9.4 only says 'inner product'; without the scale the softmax "
+                                   "saturates as d_k grows)")
+        if np.allclose(weights, softmax(scores / np.sqrt(d_model)), atol=1e-6):
+            return Feedback(False, f"the scores are divided by sqrt(d_model) = {np.sqrt(d_model):.3g}; the scale is "
+                                   f"sqrt(d_k) = {np.sqrt(d_k):.3g}, the size of a query and a key")
+        if np.allclose(weights, softmax(expected), atol=1e-6):
+            return Feedback(False, "softmax is applied twice (the source's §2.5 error): the weights are the softmax "
+                                   "of the scaled scores, once")
+        if np.allclose(weights, softmax((x @ W_q) @ (x @ W_q).T / np.sqrt(d_k)), atol=1e-6) or \
+                np.allclose(weights, softmax((x @ W_k) @ (x @ W_k).T / np.sqrt(d_k)), atol=1e-6):
+            return Feedback(False, "queries and keys use the same projection: q = x W_q, k = x W_k")
+        if np.allclose(weights, softmax(x @ x.T / np.sqrt(d_model)), atol=1e-6):
+            return Feedback(False, "the inputs are compared without projections: step 1 makes q = x W_q and k = x W_k")
+        return Feedback(False, "weights differ from softmax((x W_q)(x W_k)^T / sqrt(d_k)) along each row")
+    if not np.allclose(output, weights @ v, atol=1e-6):
+        return Feedback(False, "output is not the weighted sum of the values, weights @ (x W_v)")
+
+    # Large inputs: scores in the thousands must not overflow the softmax.
+    big = _steps_case(scale=30.0)
+    result, error = _call(fn, *big)
+    if error is not None:
+        return Feedback(False, f"with large inputs {error.message[0].lower()}{error.message[1:]}")
+    output_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
+    if not (np.all(np.isfinite(weights_big)) and np.all(np.isfinite(output_big))):
+        return Feedback(False, "with large inputs (scores in the thousands) the weights overflow to NaN/inf: subtract "
+                               "each row's largest score before exp (softmax is shift invariant)")
+    return Feedback(True, "correct: project, scale by sqrt(d_k), one stable softmax over the keys, weighted sum of "
+                          "the values")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.3: how spread out is each query's attention? (the entropy of each row)
+
+def attention_entropy(weights):
+    """The reference answer: -sum_j w_ij ln w_ij for each query i, in nats, with 0 ln 0 = 0.
+    weights: (..., n_q, n_k) -> (..., n_q). 0 for a one-hot row, ln(n_k) for a uniform one."""
+    w = np.asarray(weights, dtype=np.float64)
+    terms = np.zeros_like(w)
+    np.multiply(w, np.log(w, where=w > 0, out=np.zeros_like(w)), out=terms, where=w > 0)
+    return -terms.sum(axis=-1) + 0.0  # + 0.0: a one-hot row gives 0, not -0
+
+
+def _entropy_case():
+    """(4, 5): uniform, one-hot, a masked key (an exact 0) among three, and an ordinary row."""
+    return np.array([[0.2, 0.2, 0.2, 0.2, 0.2],
+                     [0.0, 0.0, 1.0, 0.0, 0.0],
+                     [0.5, 0.0, 0.25, 0.25, 0.0],
+                     [0.1, 0.4, 0.3, 0.15, 0.05]])
+
+
+def check_attention_entropy(fn):
+    """Check `fn(weights) -> entropies`: for weights (..., n_q, n_k), each row a distribution over the keys,
+    the entropy of each row in nats, -sum_j w_ij ln w_ij (with 0 ln 0 = 0), of shape (..., n_q)."""
+    w = _entropy_case()
+    n_q, n_k = w.shape
+    right = attention_entropy(w)
+    result, error = _call(fn, w.copy())
+    if error is not None:
+        return error
+    try:
+        h = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        return Feedback(False, f"return an array of entropies, got {type(result).__name__}")
+    if h.shape == ():
+        return Feedback(False, f"return one entropy per query, shape (n_q,) = ({n_q},), not one number for the "
+                               "whole matrix: sum over the keys only, axis=-1")
+    if h.shape == (n_k,):
+        return Feedback(False, f"got shape ({n_k},), one value per KEY (column); each query (row) is a distribution: "
+                               "sum over the keys, axis=-1, to get shape (n_q,)")
+    if h.shape != (n_q,):
+        return Feedback(False, f"expected shape (n_q,) = ({n_q},), one entropy per query, got {h.shape}")
+    if np.isnan(h).any():
+        rows = np.flatnonzero(np.isnan(h)).tolist()
+        return Feedback(False, f"rows {rows} give NaN: they hold weights of exactly 0 (a masked key, a one-hot row), "
+                               "and 0 * log(0) is 0 * -inf = nan. Their limit is 0: skip them, e.g. "
+                               "np.where(w > 0, w * np.log(w), 0) (np.log still warns; pass where=w > 0 to silence it)")
+    if not np.allclose(h, right):
+        if np.allclose(h, -right):
+            return Feedback(False, "the entropies are negative: H = -sum_j w_ij ln w_ij (each ln w_ij <= 0, so H >= 0)")
+        if np.allclose(h, right / np.log(2)):
+            return Feedback(False, "these are bits (log base 2); use the natural log, nats, so a uniform row over n "
+                                   "keys gives ln(n)")
+        if np.allclose(h, right / n_k):
+            return Feedback(False, "that is the mean over the keys; the entropy is the SUM over the keys")
+        if np.allclose(h[[0, 3]], right[[0, 3]]):
+            return Feedback(False, "right on rows without zeros, wrong where some weights are exactly 0: their terms "
+                                   "0 * ln 0 count as 0")
+        return Feedback(False, f"for weights {w[3].tolist()} the entropy is {right[3]:.4f} nats, you gave {h[3]:.4f}")
+
+    batch = np.stack([w, w[::-1]])                      # (2, n_q, n_k): a batch of two matrices
+    result_b, error = _call(fn, batch)
+    if error is not None or np.shape(result_b) != (2, n_q) or not np.allclose(result_b, attention_entropy(batch)):
+        return Feedback(False, f"right for one matrix, but not for a batch of shape {batch.shape}: sum over axis=-1 "
+                               "(not axis=1), so that leading dimensions (batch, heads) are kept")
+    return Feedback(True, f"correct: 0 for a one-hot row, ln({n_k}) = {np.log(n_k):.3f} for a uniform one, and it "
+                          "works on (batch, heads, n_q, n_k) too")

@@ -1,0 +1,325 @@
+"""Checkers for the exercises of chapter 4 (the mathematics of attention).
+
+    check_score_variance(fn)      fn(d_k, sigma_q, sigma_k) -> Var(q·k) for i.i.d. zero-mean components
+    check_masked_attention(fn)    fn(q, k, v, mask) -> (output, weights), mask True = may attend
+    check_attention_backward(fn)  fn(q, k, v, grad_output) -> (dq, dk, dv), the backward pass by hand
+
+Each checker carries its own NumPy reference and recognises the typical wrong answers (a standard
+deviation for a variance, an inverted mask, a mask applied after the softmax, a missing 1/sqrt(d_k) in
+a gradient, ...), so that its message says what to fix.
+"""
+import numpy as np
+
+from ..backward import numerical_gradient
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    try:
+        with np.errstate(all="ignore"):  # a learner's overflow is diagnosed from the result, not warned about
+            return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def _close(a, b, rtol=1e-6, atol=1e-9):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.isfinite(a))) and np.allclose(a, b, rtol=rtol, atol=atol)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.1: the variance of a dot product (Vaswani et al. 2017, footnote 4)
+
+_VARIANCE_CASES = [(1, 1.0, 1.0), (64, 1.0, 1.0), (10, 2.0, 3.0), (512, 0.5, 1.5), (3, 0.2, 4.0)]
+
+
+def score_variance(d_k, sigma_q=1.0, sigma_k=1.0):
+    """The reference: Var(q·k) = d_k sigma_q² sigma_k² when the 2 d_k components are independent with mean 0."""
+    return d_k * sigma_q ** 2 * sigma_k ** 2
+
+
+def check_score_variance(fn):
+    """Check `fn(d_k, sigma_q, sigma_k) -> float`: the variance of q·k = sum_i q_i k_i when every q_i and
+    k_i is independent, with mean 0 and standard deviations sigma_q and sigma_k."""
+    answers = []
+    for d_k, s_q, s_k in _VARIANCE_CASES:
+        answer, error = _call(fn, d_k, s_q, s_k)
+        if error is not None:
+            return Feedback(False, f"d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k}: {error.message}")
+        if np.ndim(answer) != 0:
+            return Feedback(False, f"return one number, the variance, got an array of shape {np.shape(answer)}")
+        try:
+            answers.append(float(answer))
+        except (TypeError, ValueError):
+            return Feedback(False, f"return one number, the variance, got {type(answer).__name__}")
+    got = np.array(answers)
+
+    def matches(formula):
+        return np.allclose(got, [formula(d, s_q, s_k) for d, s_q, s_k in _VARIANCE_CASES], rtol=1e-6)
+
+    if matches(score_variance):
+        return Feedback(True, "correct: d_k independent terms q_i k_i, each of variance sigma_q² sigma_k², add up "
+                              "to d_k sigma_q² sigma_k²; dividing q·k by sqrt(d_k) sigma_q sigma_k brings it back to 1")
+    rights = np.array([score_variance(*case) for case in _VARIANCE_CASES])
+    first_wrong = int(np.flatnonzero(~np.isclose(got, rights, rtol=1e-6))[0])
+    d_k, s_q, s_k = _VARIANCE_CASES[2]  # the case with sigma_q, sigma_k != 1, named in the messages below
+    if matches(lambda d, a, b: np.sqrt(score_variance(d, a, b))):
+        return Feedback(False, "that is the standard deviation of q·k; the variance is its square, d_k sigma_q² sigma_k²")
+    if matches(lambda d, a, b: 0.0):
+        return Feedback(False, "0 is the MEAN of q·k (each term q_i k_i has mean E[q_i] E[k_i] = 0); "
+                               "the exercise asks for its variance")
+    if matches(lambda d, a, b: d * a * b):
+        return Feedback(False, "the variance of a product of independent zero-mean variables is the product of their "
+                               "VARIANCES, E[q_i²] E[k_i²] = sigma_q² sigma_k², not of their standard deviations")
+    if matches(lambda d, a, b: d):
+        return Feedback(False, f"right for unit-variance components only: with sigma_q = {s_q}, sigma_k = {s_k} each term "
+                               f"q_i k_i has variance sigma_q² sigma_k² = {s_q**2 * s_k**2:g}, not 1")
+    if matches(lambda d, a, b: a ** 2 * b ** 2) or matches(lambda d, a, b: a * b):
+        return Feedback(False, "that is the variance of ONE term q_i k_i; q·k sums d_k independent terms, and the "
+                               "variances of independent terms add: multiply by d_k")
+    if matches(lambda d, a, b: d ** 2 * a ** 2 * b ** 2):
+        return Feedback(False, "the variances of independent terms add, so d_k terms give d_k times the variance of "
+                               "one, not d_k² times (d_k² would hold if all the terms were the same variable)")
+    if matches(lambda d, a, b: d * (a ** 2 + b ** 2)) or matches(lambda d, a, b: d * (a + b)):
+        return Feedback(False, "the variance of a product of independent zero-mean variables is the PRODUCT of their "
+                               "variances, not their sum")
+    if matches(lambda d, a, b: 1.0) or matches(lambda d, a, b: a ** 2 * b ** 2 * np.sqrt(d)):
+        return Feedback(False, "that is the variance after dividing by sqrt(d_k) (or half of it); the exercise asks "
+                               "for the variance of the raw dot product q·k")
+    d_k, s_q, s_k = _VARIANCE_CASES[first_wrong]
+    return Feedback(False, f"for d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k} the variance is {rights[first_wrong]:g}, "
+                           f"you returned {got[first_wrong]:g}: write q·k as a sum of d_k independent terms q_i k_i "
+                           "and add their variances")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.2: masked attention
+
+def _masked_softmax(s, mask, axis=-1):
+    """softmax along `axis` over the entries where mask is True; a slice with none gets zeros."""
+    s = np.where(mask, s, -np.inf)
+    top = s.max(axis=axis, keepdims=True)
+    e = np.exp(s - np.where(np.isfinite(top), top, 0))
+    total = e.sum(axis=axis, keepdims=True)
+    return e / np.where(total > 0, total, 1)
+
+
+def _masked_reference(q, k, v, mask, scale=None):
+    """(output, weights): masked scaled dot-product attention, True = may attend; no allowed key: zeros."""
+    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
+    w = _masked_softmax(q @ k.T * scale, mask)
+    return w @ v, w
+
+
+def _plain_softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _mask_case(seed, n_q=4, n_k=6, d_k=4, d_v=3, big=1.0):
+    rng = np.random.default_rng(seed)
+    q, k, v = big * rng.standard_normal((n_q, d_k)), rng.standard_normal((n_k, d_k)), rng.standard_normal((n_k, d_v))
+    causal = np.tril(np.ones((n_q, n_k), dtype=bool), k=n_k - n_q)   # query i sees keys up to i + n_k - n_q
+    padding = np.arange(n_k) < n_k - 1                               # the last key is padding
+    return q, k, v, causal & padding[None, :]
+
+
+def _pair(result):
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return None
+    return tuple(np.asarray(r, dtype=np.float64) for r in result)
+
+
+def check_masked_attention(fn):
+    """Check `fn(q, k, v, mask) -> (output, weights)`: scaled dot-product attention with a boolean mask.
+
+    q: (n_q, d_k)  k: (n_k, d_k)  v: (n_k, d_v)  mask: (n_q, n_k) bool, True = query i MAY attend to key j
+    (the convention of attn_course and torch.nn.functional.scaled_dot_product_attention).
+    weights: (n_q, n_k), zero where the mask is False, each row summing to 1 over its allowed keys;
+    a query that may attend to no key gets all-zero weights and a zero output. output: (n_q, d_v).
+    """
+    q, k, v, mask = _mask_case(0)
+    n_q, n_k, d_k, d_v = len(q), len(k), q.shape[1], v.shape[1]
+    result, error = _call(fn, q, k, v, mask)
+    if error is not None:
+        return error
+    pair = _pair(result)
+    if pair is None:
+        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+    output, weights = pair
+    if weights.shape != (n_q, n_k):
+        return Feedback(False, f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}")
+    if output.shape != (n_q, d_v):
+        return Feedback(False, f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}")
+    scores = q @ k.T / np.sqrt(d_k)
+    _, expected = _masked_reference(q, k, v, mask)
+    if not _close(weights, expected):
+        if not np.all(np.isfinite(weights)):
+            return Feedback(False, "weights contain NaN or inf, though every query here may attend to at least one key "
+                                   "(does exp overflow, or does the softmax run over the wrong axis?)")
+        if _close(weights, _plain_softmax(scores)):
+            return Feedback(False, "the mask is ignored: every key gets weight. Set the scores of masked keys to -inf "
+                                   "before the softmax, so that exp gives them exactly 0")
+        if _close(weights, _masked_reference(q, k, v, ~mask)[1]):
+            return Feedback(False, "the mask is inverted: here True means MAY attend (attn_course, "
+                                   "torch.nn.functional.scaled_dot_product_attention); you masked out the allowed keys. "
+                                   "(torch.nn.MultiheadAttention uses the opposite convention, True = masked out)")
+        if _close(weights, np.where(mask, _plain_softmax(scores), 0.0)):
+            sums = np.round(weights.sum(axis=-1), 3).tolist()
+            return Feedback(False, f"the mask was applied after the softmax: the masked keys' weights were zeroed, so the "
+                                   f"rows sum to {sums}, not 1. Mask the SCORES (set them to -inf), then take the softmax")
+        if _close(weights, _plain_softmax(np.where(mask, scores, 0.0))):
+            return Feedback(False, "masked scores were set to 0 (scores * mask?): a score of 0 still gets the weight "
+                                   "exp(0) = 1 before normalising. Set them to -inf, whose exp is exactly 0")
+        if _close(weights, _masked_reference(q, k, v, mask, scale=1.0)[1]):
+            return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
+        if _close(weights, _masked_softmax(scores, mask, axis=0)):
+            return Feedback(False, "each column of weights sums to 1: the softmax ran over the queries (axis 0); "
+                                   "it must run over the keys, axis -1")
+        if (weights[~mask] != 0).any():
+            return Feedback(False, f"masked keys must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}")
+        return Feedback(False, "weights differ from softmax over the allowed keys of q @ k.T / sqrt(d_k)")
+    if not _close(output, weights @ v):
+        return Feedback(False, "output is not the weighted sum of the values, weights @ v")
+
+    # A query that may attend to nothing (a fully padded row): all its scores are -inf.
+    empty = mask.copy()
+    empty[0] = False
+    result, error = _call(fn, q, k, v, empty)
+    if error is not None:
+        return Feedback(False, "when query 0 may attend to no key, " + error.message[0].lower() + error.message[1:]
+                        + "; return zero weights and a zero output for it instead")
+    output, weights = _pair(result)
+    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
+        return Feedback(False, "when a query may attend to no key, all its scores are -inf, the max subtracted is -inf, "
+                               "and -inf - (-inf) = NaN: give such a row zero weights (e.g. divide by "
+                               "np.where(total > 0, total, 1)) and it gets a zero output, not NaN")
+    if np.allclose(weights[0], 1 / n_k):
+        return Feedback(False, "a query that may attend to no key got uniform weights 1/n_k: it attends to keys it may "
+                               "not see. This is what a large negative fill (-1e9) does; use -inf and give such a row "
+                               "zero weights and a zero output")
+    if not (_close(weights[0], np.zeros(n_k)) and _close(output[0], np.zeros(d_v))):
+        return Feedback(False, f"a query that may attend to no key must get zero weights and a zero output, got weights "
+                               f"{np.round(weights[0], 3).tolist()}")
+
+    # Large scores: a masked softmax must still be stable.
+    q_big, k_big, v_big, mask_big = _mask_case(1, big=2000.0)  # scores in the thousands
+    result, error = _call(fn, q_big, k_big, v_big, mask_big)
+    if error is not None:
+        return Feedback(False, "with large scores " + error.message)
+    output, weights = _pair(result)
+    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
+        return Feedback(False, "with large scores (thousands) exp overflows to inf and the weights become NaN: subtract each "
+                               "row's largest allowed score before exp (softmax is shift invariant)")
+    if not _close(weights, _masked_reference(q_big, k_big, v_big, mask_big)[1]):
+        if (weights[mask_big.any(axis=-1)].sum(axis=-1) < 0.5).any():  # rows that may attend lost their weight
+            return Feedback(False, "with large scores some rows lose their weight: a masked key with a large score took it "
+                                   "in the softmax, and the allowed keys underflowed to 0 before they were renormalised. "
+                                   "Mask the SCORES (set them to -inf) before the softmax, not the weights after it")
+        return Feedback(False, "with large scores the weights are wrong, though finite")
+    return Feedback(True, "correct: masked scores set to -inf before a stable softmax over the keys, True = may attend, "
+                          "and a query with no allowed key gets zeros, not NaN")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.3: the backward pass of attention
+
+def _backward_case(seed, n_q, n_k, d_k, d_v):
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((n_q, d_k)), rng.standard_normal((n_k, d_k))
+    v, g = rng.standard_normal((n_k, d_v)), rng.standard_normal((n_q, d_v))
+    return q, k, v, g
+
+
+def _forward(q, k, v):
+    w = _plain_softmax(q @ k.T / np.sqrt(q.shape[-1]))
+    return w @ v, w
+
+
+def _backward_variants(q, k, v, g):
+    """{name: (dq, dk, dv)}: the right backward pass and the typical wrong ones."""
+    scale = 1 / np.sqrt(q.shape[-1])
+    _, w = _forward(q, k, v)
+    dv, dw = w.T @ g, g @ v.T
+    ds_right = w * (dw - (w * dw).sum(axis=-1, keepdims=True))
+    ds_of = {"right": ds_right, "no softmax": dw, "diagonal": w * (1 - w) * dw,
+             "sign": w * (dw + (w * dw).sum(axis=-1, keepdims=True))}
+    variants = {}
+    for name, ds in ds_of.items():
+        variants[name] = (ds @ k * scale, ds.T @ q * scale, dv)
+    variants["no scale"] = (ds_right @ k, ds_right.T @ q, dv)
+    variants["scale twice"] = (ds_right @ k * scale ** 2, ds_right.T @ q * scale ** 2, dv)
+    if ds_right.shape[0] == ds_right.shape[1]:  # square: a missing transpose gives the right shape
+        variants["dk untransposed"] = (ds_right @ k * scale, ds_right @ q * scale, dv)
+        variants["dv untransposed"] = (ds_right @ k * scale, ds_right.T @ q * scale, w @ g)
+    return variants
+
+
+_WHY = {
+    "no softmax": "the softmax was skipped: dL/dscores is not dL/dweights; multiply by the softmax's Jacobian, "
+                  "ds = w * (dw - sum_j w_j dw_j) row by row",
+    "diagonal": "only the diagonal of the softmax's Jacobian was used, w * (1 - w) * dw; the Jacobian is "
+                "diag(w) - w w^T, and its off-diagonal part couples every weight of a row: "
+                "ds = w * (dw - sum_j w_j dw_j)",
+    "sign": "the softmax's Jacobian has the wrong sign: ds = w * (dw - sum_j w_j dw_j), a minus",
+    "no scale": "the scores were scaled by 1/sqrt(d_k) in the forward pass, so dq and dk carry that factor too",
+    "scale twice": "1/sqrt(d_k) was applied twice; the scores are scaled once, so their gradient is scaled once",
+    "dk untransposed": "dk = ds @ q mixes the queries by key index; it must be ds.T @ q * scale: key j collects "
+                       "from every query i the term ds[i, j] q_i",
+    "dv untransposed": "dv = weights @ grad_output; it must be weights.T @ grad_output: value j collects from "
+                       "every query i the term weights[i, j] grad_output[i]",
+}
+
+
+def _relative_error(grad, numeric):
+    return float(np.abs(grad - numeric).max() / max(np.abs(numeric).max(), 1e-12))
+
+
+def check_attention_backward(fn):
+    """Check `fn(q, k, v, grad_output) -> (dq, dk, dv)`: the gradients of a loss L through
+    output = softmax(q @ k.T / sqrt(d_k)) @ v, given grad_output = dL/doutput.
+
+    q: (n_q, d_k)  k: (n_k, d_k)  v: (n_k, d_v)  grad_output: (n_q, d_v); dq, dk, dv shaped like q, k, v.
+    Each gradient is compared with central finite differences of L = sum(output * grad_output), and the
+    message names every one that is wrong.
+    """
+    for seed, shape in [(0, (4, 4, 3, 2)), (1, (3, 5, 4, 2))]:  # square first: a missing .T has the right shape
+        q, k, v, g = _backward_case(seed, *shape)
+        sizes = "n_q = {}, n_k = {}, d_k = {}, d_v = {}".format(*shape)
+        result, error = _call(fn, q, k, v, g)
+        if error is not None:
+            return Feedback(False, f"with {sizes}: {error.message} (the shapes: dq like q (n_q, d_k), dk like k "
+                                   "(n_k, d_k), dv like v (n_k, d_v); is a transpose missing?)")
+        if not (isinstance(result, tuple) and len(result) == 3):
+            return Feedback(False, f"expected a triple (dq, dk, dv), got {type(result).__name__}")
+        grads = dict(zip("qkv", (np.asarray(r, dtype=np.float64) for r in result)))
+        inputs = {"q": q, "k": k, "v": v}
+        for name in "qkv":
+            if grads[name].shape != inputs[name].shape:
+                return Feedback(False, f"with {sizes}: d{name} has shape {grads[name].shape}, expected the shape of "
+                                       f"{name}, {inputs[name].shape}")
+
+        def loss(name):
+            def f(x):
+                args = dict(inputs, **{name: x})
+                return np.sum(_forward(args["q"], args["k"], args["v"])[0] * g)
+            return f
+
+        errors = {name: _relative_error(grads[name], numerical_gradient(loss(name), inputs[name])) for name in "qkv"}
+        wrong = [name for name in "qkv" if not errors[name] < 1e-6]
+        if not wrong:
+            continue
+        verdicts = ", ".join(f"d{name} {'wrong' if name in wrong else 'right'}" for name in "qkv")
+        message = (f"with {sizes}, against finite differences: {verdicts} (largest error "
+                   + ", ".join(f"d{name} {errors[name]:.2g}" for name in wrong) + " of the largest entry)")
+        for variant, answer in _backward_variants(q, k, v, g).items():
+            if variant != "right" and all(_close(grads[n], a) for n, a in zip("qkv", answer)):
+                return Feedback(False, f"{message}: {_WHY[variant]}")
+        if not all(np.all(np.isfinite(grads[n])) for n in wrong):
+            return Feedback(False, f"{message}: it contains NaN or inf")
+        hints = {"v": "dv = weights.T @ grad_output",
+                 "q": "dq = ds @ k / sqrt(d_k), with ds = w * (dw - sum_j w_j dw_j) and dw = grad_output @ v.T",
+                 "k": "dk = ds.T @ q / sqrt(d_k)"}
+        return Feedback(False, f"{message}. Expected " + "; ".join(hints[n] for n in wrong))
+    return Feedback(True, "correct: dv = w^T g, ds through the softmax's Jacobian, dq = ds k / sqrt(d_k) and "
+                          "dk = ds^T q / sqrt(d_k), all three equal to the finite-difference gradients")

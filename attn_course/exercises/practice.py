@@ -1,0 +1,384 @@
+"""Checkers for the exercises of chapter 5 (practice): attention in PyTorch, matched to PyTorch's own.
+
+    check_key_padding_mask(fn)          fn(mask) -> nn.MultiheadAttention's key_padding_mask
+    check_split_heads(split, merge)     split(x, n_heads): (batch, n, d_model) -> (batch, n_heads, n, d_head)
+                                        merge(x): the inverse
+    check_multi_head_attention(fn)      fn(x, m, key_padding_mask=None) -> what m(x, x, x) computes
+
+Each checker imports torch inside itself, so that `import attn_course.exercises` works without torch.
+The learner's functions run under torch.no_grad() on small float64 cases on the CPU, seeded with a
+private generator (the learner's global random state is left alone).
+"""
+import math
+
+import numpy as np
+
+from .feedback import Feedback
+
+
+def _call(fn, *args, **kwargs):
+    """(result, None) or (None, Feedback saying what the learner's function raised)."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            return fn(*args, **kwargs), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def _not_a_tensor(result, what):
+    """A Feedback when `result` is not a torch.Tensor, else None."""
+    import torch
+
+    if isinstance(result, torch.Tensor):
+        return None
+    hint = " (torch.from_numpy or torch.as_tensor converts an array)" if isinstance(result, np.ndarray) else ""
+    return Feedback(False, f"{what} must be a torch.Tensor, got {type(result).__name__}{hint}")
+
+
+def _close(a, b, atol=1e-6):
+    import torch
+
+    return a.shape == b.shape and torch.allclose(a.to(b.dtype), b, rtol=1e-5, atol=atol)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.1: from attn_course's padding mask (True = may attend) to nn.MultiheadAttention's (True = padding).
+
+_LENGTHS, _N = [5, 3, 1], 5
+
+
+def _padding_module(d_model=4, seed=0):
+    """A small float64 nn.MultiheadAttention with seeded weights, in eval mode."""
+    import torch
+    from torch import nn
+
+    with torch.random.fork_rng(devices=[]):  # the constructor's initialisation must not move the learner's RNG
+        m = nn.MultiheadAttention(d_model, 1, batch_first=True, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return m.eval()
+
+
+def _weight_on_padding(key_padding_mask, allowed):
+    """The largest total weight nn.MultiheadAttention gives to padding keys under `key_padding_mask`."""
+    import torch
+
+    m = _padding_module()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(len(_LENGTHS), _N, 4, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        _, w = m(x, x, x, key_padding_mask=key_padding_mask)  # w: (batch, n, n), averaged over heads
+    return float(torch.nan_to_num(w, nan=1.0).masked_fill(allowed[:, None, :], 0.0).sum(-1).max())
+
+
+def check_key_padding_mask(fn):
+    """Check `fn(mask) -> key_padding_mask`.
+
+    mask: attn_course.padding_mask(lengths, n), a NumPy bool array (batch, 1, n), True = a real token
+    (may attend: the convention of attn_course and of F.scaled_dot_product_attention).
+    key_padding_mask: what torch.nn.MultiheadAttention takes, a torch bool tensor (batch, n),
+    True = padding (masked out).
+    """
+    import torch
+
+    from ..multihead import padding_mask
+
+    mask = padding_mask(np.array(_LENGTHS), _N)                  # (3, 1, 5)
+    allowed = torch.from_numpy(mask[:, 0, :].copy())             # (3, 5)
+    batch = len(_LENGTHS)
+    result, error = _call(fn, mask.copy())
+    if error is not None:
+        return error
+    not_tensor = _not_a_tensor(result, "the key_padding_mask")
+    if not_tensor is not None:
+        return not_tensor
+    if result.dtype != torch.bool:
+        hint = ""
+        if result.is_floating_point():
+            hint = (": nn.MultiheadAttention ADDS a float mask to the scores (0 = keep, -inf = mask out), so 0/1 "
+                    "values mask nothing; return a bool tensor")
+        return Feedback(False, f"the key_padding_mask has dtype {result.dtype}, expected torch.bool{hint}")
+    if tuple(result.shape) == (batch, 1, _N):
+        return Feedback(False, f"the key_padding_mask has shape {tuple(result.shape)}; nn.MultiheadAttention wants "
+                               f"(batch, n) = ({batch}, {_N}), one row per sequence: drop the query axis of the "
+                               "(batch, 1, n) mask (mask[:, 0] or squeeze(1))")
+    if tuple(result.shape) != (batch, _N):
+        return Feedback(False, f"the key_padding_mask has shape {tuple(result.shape)}, expected (batch, n) = "
+                               f"({batch}, {_N})")
+    result = result.cpu()
+    if torch.equal(result, allowed):
+        share = _weight_on_padding(result, allowed)
+        return Feedback(False, "the convention is not flipped: your mask is True at the real tokens, and "
+                               "nn.MultiheadAttention masks out where key_padding_mask is True, so it attends "
+                               f"only to the padding (up to {share:.2f} of a query's weight, or NaN where a "
+                               "sequence has no padding): invert it, ~mask")
+    if not torch.equal(result, ~allowed):
+        wrong = (result != ~allowed).nonzero().tolist()
+        return Feedback(False, f"the key_padding_mask is wrong at (sequence, position) {[tuple(i) for i in wrong[:4]]}: "
+                               f"the lengths are {_LENGTHS}, so True belongs exactly at the padded positions")
+    share = _weight_on_padding(result, allowed)
+    return Feedback(True, f"correct: True marks the padding; nn.MultiheadAttention gives it weight {share:.0f}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.2: split and merge heads.
+
+_B, _T, _H, _D = 2, 5, 3, 4  # batch, positions, heads, d_head: all different, so that mix-ups show
+
+
+def _split_reference(x, n_heads):
+    """(batch, n, d_model) -> (batch, n_heads, n, d_head): head i gets columns i*d_head ... (i+1)*d_head - 1."""
+    return x.unflatten(-1, (n_heads, -1)).transpose(1, 2)
+
+
+def _split_variants(x, n_heads):
+    """Typical wrong splits, with what to say about each."""
+    b, n, d = x.shape
+    d_head = d // n_heads
+    return [
+        (x.reshape(b, n_heads, n, d_head),
+         f"reshape without transpose: viewing (batch, n, d_model) directly as (batch, n_heads, n, d_head) cuts "
+         "the memory in the wrong places, so one head gets pieces of several positions. Reshape to "
+         "(batch, n, n_heads, d_head) first, then transpose(1, 2)"),
+        (x.unflatten(-1, (d_head, n_heads)).permute(0, 3, 1, 2),
+         f"head i gets every {n_heads}-th column (columns i, i + {n_heads}, ...); nn.MultiheadAttention gives head i "
+         "the contiguous columns i*d_head ... (i+1)*d_head - 1: reshape the last axis to (n_heads, d_head), "
+         "not (d_head, n_heads)"),
+    ]
+
+
+def check_split_heads(split, merge):
+    """Check `split(x, n_heads)` and `merge(heads)`, the reshapes of multi-head attention, on torch tensors.
+
+    split: (batch, n, d_model) -> (batch, n_heads, n, d_head), head i taking columns i*d_head ... (i+1)*d_head - 1
+    merge: (batch, n_heads, n, d_head) -> (batch, n, d_model), the inverse (concatenate the heads)
+    """
+    import torch
+
+    # Entries that tell where they came from: x[b, t, c] = 1000 b + 100 t + c.
+    x = (1000 * torch.arange(_B).view(-1, 1, 1) + 100 * torch.arange(_T).view(1, -1, 1)
+         + torch.arange(_H * _D).view(1, 1, -1)).to(torch.float64)
+    expected = _split_reference(x, _H)
+    heads, error = _call(split, x.clone(), _H)
+    if error is not None:
+        return Feedback(False, "split: " + error.message)
+    not_tensor = _not_a_tensor(heads, "split's result")
+    if not_tensor is not None:
+        return not_tensor
+    shape = tuple(heads.shape)
+    if shape != tuple(expected.shape):
+        hint = ""
+        if shape == (_B, _T, _H, _D):
+            hint = ": that is the reshape alone; transpose(1, 2) to bring the head axis before the positions"
+        elif shape == (_B, _H, _D, _T):
+            hint = ": the last two axes are swapped; each head needs (n, d_head), one row per position"
+        return Feedback(False, f"split: shape {shape}, expected (batch, n_heads, n, d_head) = "
+                               f"{tuple(expected.shape)}{hint}")
+    if not torch.equal(heads.to(x.dtype), expected):
+        for wrong, message in _split_variants(x, _H):
+            if torch.equal(heads.to(x.dtype), wrong):
+                back, err = _call(lambda: merge(split(x.clone(), _H)))
+                if err is None and isinstance(back, torch.Tensor) and _close(back, x, atol=0):
+                    message += " (merge(split(x)) == x does not prove them right: two wrong reshapes undo each other)"
+                return Feedback(False, "split: " + message)
+        return Feedback(False, "split: the shape is right but the entries are not where they belong: "
+                               "heads[b, i, t, j] must be x[b, t, i * d_head + j]")
+
+    # merge, given correct heads: must put them back side by side.
+    merged, error = _call(merge, expected.clone(memory_format=torch.contiguous_format))  # as attention returns them
+    if error is not None:
+        hint = ""
+        if "view" in error.message and ("stride" in error.message or "contiguous" in error.message):
+            hint = (" (after a transpose the tensor is not contiguous in memory: use .reshape, or "
+                    ".contiguous() before .view)")
+        return Feedback(False, "merge: " + error.message + hint)
+    not_tensor = _not_a_tensor(merged, "merge's result")
+    if not_tensor is not None:
+        return not_tensor
+    if tuple(merged.shape) != tuple(x.shape):
+        return Feedback(False, f"merge: shape {tuple(merged.shape)}, expected (batch, n, d_model) = {tuple(x.shape)}")
+    if not torch.equal(merged.to(x.dtype), x):
+        if torch.equal(merged.to(x.dtype), expected.reshape(x.shape)):
+            return Feedback(False, "merge: reshape without transpose: the heads' outputs for different positions "
+                                   "get mixed. transpose(1, 2) back to (batch, n, n_heads, d_head) first, then "
+                                   "reshape to (batch, n, d_model)")
+        return Feedback(False, "merge: the shape is right but the entries are not where they belong: "
+                               "merged[b, t, i * d_head + j] must be heads[b, i, t, j]")
+    return Feedback(True, f"correct: split gives head i the columns i*d_head ... (i+1)*d_head - 1 of every position, "
+                          f"{tuple(x.shape)} -> {tuple(expected.shape)}, and merge undoes it")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.3: multi-head attention from nn.MultiheadAttention's own weights.
+
+_MHA = dict(batch=2, n=5, d_model=12, n_heads=3)
+
+
+def _mha_case(seed=0):
+    """A float64 nn.MultiheadAttention (batch first, seeded weights and non-zero biases) and an input."""
+    import torch
+    from torch import nn
+
+    c = _MHA
+    with torch.random.fork_rng(devices=[]):  # the constructor's initialisation must not move the learner's RNG
+        m = nn.MultiheadAttention(c["d_model"], c["n_heads"], batch_first=True, dtype=torch.float64)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            std = 1.5 / math.sqrt(c["d_model"]) if p.dim() == 2 else 0.5  # scores of order 1: softmax neither flat nor one-hot
+            p.copy_(std * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    x = torch.randn(c["batch"], c["n"], c["d_model"], generator=g, dtype=torch.float64)
+    key_padding_mask = torch.zeros(c["batch"], c["n"], dtype=torch.bool)
+    key_padding_mask[0, 4:] = True  # 4 real tokens and 1 of padding: every sequence keeps some of each,
+    key_padding_mask[1, 3:] = True  # 3 real tokens and 2 of padding   so an inverted mask gives no NaN
+    return m.eval(), x, key_padding_mask
+
+
+def reference_multi_head_attention(x, m, key_padding_mask=None, *, scale="d_head", split="right", merge="right",
+                                   out_proj=True, bias=True, transpose_weights=True, order=(0, 1, 2),
+                                   softmax_dim=-1, mask="right"):
+    """What nn.MultiheadAttention m (batch first) computes for self-attention on x: (batch, n, d_model).
+
+    The keyword arguments switch in the typical mistakes, so that a checker can recognise them:
+    scale "d_head" | "d_model" | "none"; split / merge "right" | "no_transpose" | "interleaved"; out_proj;
+    bias; transpose_weights (x @ W.T, as nn.Linear); order (which chunk of in_proj_weight is q, k, v);
+    softmax_dim; mask "right" | "ignored" | "inverted" (key_padding_mask: True = padding).
+    """
+    import torch
+
+    h = m.num_heads
+    b, n, d = x.shape
+    d_head = d // h
+    weights = m.in_proj_weight.chunk(3)
+    biases = m.in_proj_bias.chunk(3)
+
+    def proj(i):
+        W = weights[order[i]]
+        y = x @ (W.T if transpose_weights else W)
+        return y + biases[order[i]] if bias else y
+
+    def split_heads(y):
+        if split == "no_transpose":
+            return y.reshape(b, h, n, d_head)
+        if split == "interleaved":
+            return y.unflatten(-1, (d_head, h)).permute(0, 3, 1, 2)
+        return y.unflatten(-1, (h, d_head)).transpose(1, 2)
+
+    q, k, v = (split_heads(proj(i)) for i in range(3))                  # (b, h, n, d_head)
+    s = {"d_head": 1 / math.sqrt(d_head), "d_model": 1 / math.sqrt(d), "none": 1.0}[scale]
+    scores = q @ k.transpose(-2, -1) * s                                 # (b, h, n, n)
+    if key_padding_mask is not None and mask != "ignored":
+        masked = key_padding_mask if mask == "right" else ~key_padding_mask
+        scores = scores.masked_fill(masked[:, None, None, :], float("-inf"))
+    heads = torch.softmax(scores, dim=softmax_dim) @ v                   # (b, h, n, d_head)
+    if merge == "no_transpose":
+        concat = heads.reshape(b, n, d)
+    elif merge == "interleaved":
+        concat = heads.permute(0, 2, 3, 1).reshape(b, n, d)
+    else:
+        concat = heads.transpose(1, 2).reshape(b, n, d)                  # (b, n, d_model)
+    if not out_proj:
+        return concat
+    W_o = m.out_proj.weight.T if transpose_weights else m.out_proj.weight
+    return concat @ W_o + (m.out_proj.bias if bias else 0.0)
+
+
+def _mha_mistakes(d_model, n_heads):
+    d_head = d_model // n_heads
+    return [
+        (dict(scale="none"), f"the scores are not scaled: multiply q @ k^T by 1/sqrt(d_head) = 1/sqrt({d_head}) "
+                             "before the softmax"),
+        (dict(scale="d_model"), f"the scores are divided by sqrt(d_model) = sqrt({d_model}); each head's dot products "
+                                f"have d_head = {d_head} terms, so divide by sqrt(d_head) = sqrt({d_head})"),
+        (dict(split="no_transpose"), "wrong head split: reshape without transpose. Reshape (batch, n, d_model) to "
+                                     "(batch, n, n_heads, d_head), then transpose(1, 2)"),
+        (dict(split="interleaved", merge="interleaved"),
+         "wrong head split: head i must get the contiguous columns i*d_head ... (i+1)*d_head - 1 of q, k and v "
+         "(reshape the last axis to (n_heads, d_head), not (d_head, n_heads))"),
+        (dict(merge="no_transpose"), "wrong head merge: reshape without transpose. transpose(1, 2) the heads back "
+                                     "to (batch, n, n_heads, d_head), then reshape to (batch, n, d_model)"),
+        (dict(out_proj=False), "the output projection is missing: concat(heads) @ W_o^T + b_o, with "
+                               "W_o = m.out_proj.weight and b_o = m.out_proj.bias"),
+        (dict(bias=False), "the biases are missing: q, k, v add m.in_proj_bias (in three chunks) and the output "
+                           "adds m.out_proj.bias"),
+        (dict(transpose_weights=False), "the weights are applied untransposed: PyTorch stores them (out, in) as "
+                                        "nn.Linear does, so a projection is x @ W.T + b"),
+        (dict(softmax_dim=-2), "the softmax runs over the queries: normalise over the keys, softmax(scores, dim=-1)"),
+    ]
+
+
+def check_multi_head_attention(fn):
+    """Check `fn(x, m, key_padding_mask=None) -> output`, multi-head self-attention from m's own weights.
+
+    x: (batch, n, d_model)   m: a torch.nn.MultiheadAttention with batch_first=True, whose weights are
+    m.in_proj_weight (3 d_model, d_model: W_q, W_k, W_v stacked, each (out, in)), m.in_proj_bias,
+    m.out_proj.weight, m.out_proj.bias, and m.num_heads heads.
+    output: (batch, n, d_model), equal to m(x, x, x)[0]; a pair (output, weights) is accepted too.
+    key_padding_mask: bool (batch, n), True = padding (nn.MultiheadAttention's convention); optional.
+    """
+    import torch
+
+    m, x, key_padding_mask = _mha_case()
+    c = _MHA
+    shape = (c["batch"], c["n"], c["d_model"])
+    expected = reference_multi_head_attention(x, m)
+
+    def output_of(result):
+        if isinstance(result, (tuple, list)) and result:
+            result = result[0]
+        return result
+
+    result, error = _call(fn, x.clone(), m)
+    if error is not None:
+        return error
+    out = output_of(result)
+    not_tensor = _not_a_tensor(out, "the output")
+    if not_tensor is not None:
+        return not_tensor
+    out = out.detach().cpu()
+    if tuple(out.shape) != shape:
+        d_head = c["d_model"] // c["n_heads"]
+        hint = ""
+        if tuple(out.shape) == (c["batch"], c["n_heads"], c["n"], d_head):
+            hint = ": those are the heads; merge them back (transpose(1, 2), reshape) and apply the output projection"
+        return Feedback(False, f"the output has shape {tuple(out.shape)}, expected (batch, n, d_model) = {shape}{hint}")
+    if not torch.isfinite(out).all():
+        return Feedback(False, "the output contains NaN or inf without any mask")
+    if not _close(out, expected):
+        for mistake, message in _mha_mistakes(c["d_model"], c["n_heads"]):
+            if _close(out, reference_multi_head_attention(x, m, **mistake)):
+                return Feedback(False, message)
+        for order in [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]:
+            if _close(out, reference_multi_head_attention(x, m, order=order)):
+                return Feedback(False, "q, k and v use the wrong chunks: m.in_proj_weight stacks W_q, W_k, W_v "
+                                       "in that order, so W_q, W_k, W_v = m.in_proj_weight.chunk(3)")
+        return Feedback(False, "the output differs from m(x, x, x); check in order: the projections "
+                               "(x @ W.T + b), the head split, the scale 1/sqrt(d_head), the softmax over the keys, "
+                               "the merge and the output projection")
+
+    # With padding: the keys where key_padding_mask is True must get no weight.
+    expected_masked = reference_multi_head_attention(x, m, key_padding_mask)
+    result, error = _call(fn, x.clone(), m, key_padding_mask=key_padding_mask.clone())
+    if error is not None:
+        return Feedback(True, "correct without a mask. Going further: accept key_padding_mask=None (bool, True = "
+                              f"padding) and mask those keys out; with one, your function said: {error.message}")
+    out = output_of(result)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
+        return Feedback(False, f"with a key_padding_mask the output must still be a tensor of shape {shape}")
+    out = out.detach().cpu()
+    if not _close(out, expected_masked):
+        if _close(out, expected):
+            return Feedback(False, "correct without a mask, but key_padding_mask is ignored: the padded keys still "
+                                   "get weight. Set their scores to -inf before the softmax")
+        if _close(out, reference_multi_head_attention(x, m, key_padding_mask, mask="inverted")):
+            return Feedback(False, "correct without a mask, but the mask is inverted: in nn.MultiheadAttention's "
+                                   "convention True = padding, to be masked out (attn_course and "
+                                   "F.scaled_dot_product_attention use the opposite, True = may attend)")
+        return Feedback(False, "correct without a mask, but wrong with key_padding_mask: mask the keys "
+                               "(the last axis of the scores, broadcast over heads and queries), True = padding")
+    return Feedback(True, "correct: projections, heads split and merged, scores scaled by 1/sqrt(d_head), "
+                          "output projection, and key_padding_mask respected; the same as nn.MultiheadAttention")

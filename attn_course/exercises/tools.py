@@ -1,0 +1,272 @@
+"""Checkers for the exercises of chapter 7 (PyTorch's attention tools).
+
+    check_mha_mask(fn)          fn(allowed) -> attn_mask for torch.nn.MultiheadAttention
+    check_cached_attention(fn)  fn(q, k, v) -> causal attention of the LAST n_q positions, with
+                                F.scaled_dot_product_attention (n_q <= n_k, as when decoding with a cache)
+    check_capture_weights(fn)   fn(encoder, x) -> per-layer, per-head weights of a torch.nn.TransformerEncoder,
+                                captured with forward hooks
+
+torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only.
+"""
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.1: from "True = may attend" to nn.MultiheadAttention's "True = may NOT attend".
+
+def _mask_case():
+    """(3, 5) allowed-mask: bottom-right causal, and key 1 is padding. Not symmetric, not square."""
+    from ..nn import causal_mask
+    allowed = causal_mask(3, 5)
+    allowed[:, 1] = False
+    return allowed
+
+
+def check_mha_mask(fn):
+    """Check `fn(allowed) -> attn_mask` for torch.nn.MultiheadAttention.
+
+    allowed: (n_q, n_k) bool tensor, True = may attend (attn_course's and F.scaled_dot_product_attention's
+    convention). The answer may be a bool tensor (True = may NOT attend) or a float tensor that is added
+    to the scores (0 where allowed, -inf where not). The checker finally runs nn.MultiheadAttention with
+    it and compares with attn_course.nn.MultiHeadAttention given `allowed`.
+    """
+    import torch
+    from ..nn import MultiHeadAttention
+    allowed = _mask_case()
+    n_q, n_k = allowed.shape
+    result, error = _call(fn, allowed.clone())
+    if error is not None:
+        return error
+    if not isinstance(result, torch.Tensor):
+        return Feedback(False, f"return a torch.Tensor (bool, or float added to the scores), got {type(result).__name__}")
+    if tuple(result.shape) == (n_k, n_q):
+        return Feedback(False, f"the mask has shape {tuple(result.shape)} = (n_k, n_q): it is transposed. Both "
+                               f"conventions put one row per query: (n_q, n_k) = {(n_q, n_k)}")
+    if tuple(result.shape) != (n_q, n_k):
+        return Feedback(False, f"the mask has shape {tuple(result.shape)}, expected (n_q, n_k) = {(n_q, n_k)}")
+    if result.dtype == torch.bool:
+        if torch.equal(result, allowed):
+            return Feedback(False, "this is the mask unchanged: nn.MultiheadAttention reads True as 'may NOT "
+                                   "attend', the opposite of attn_course and F.scaled_dot_product_attention; "
+                                   "invert it (~allowed)")
+        if not torch.equal(result, ~allowed):
+            return Feedback(False, "this bool mask is neither the mask nor its inverse: True must mark exactly "
+                                   "the pairs that may NOT attend, ~allowed")
+    elif result.is_floating_point():
+        r = result.detach().cpu()
+        if torch.equal(r, allowed.float()) or torch.equal(r, (~allowed).float()):
+            return Feedback(False, "a float mask is ADDED to the scores: adding 0 or 1 hides nothing. Put 0 where "
+                                   "a query may attend and -inf where it may not (or return a bool mask)")
+        hidden, shown = r[~allowed], r[allowed]
+        if torch.equal(torch.isneginf(r), allowed):
+            return Feedback(False, "the float mask is inverted: -inf goes where a query may NOT attend, 0 where it may")
+        if not (shown == 0).all():
+            return Feedback(False, "a float mask is added to the scores: it must be 0 where a query may attend, "
+                                   "or it changes the weights of the keys that are allowed")
+        if not (hidden < -1e4).all():
+            return Feedback(False, f"a float mask must hide a key with -inf (or a very large negative number); "
+                                   f"the hidden entries are {sorted(set(hidden.tolist()))}")
+    else:
+        return Feedback(False, f"nn.MultiheadAttention takes a bool or a float mask, got dtype {result.dtype} "
+                               "(1 - allowed on a bool tensor? use ~allowed)")
+
+    # The proof: the same layer, the two conventions, the same weights.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+        q, kv = torch.randn(1, n_q, 8), torch.randn(1, n_k, 8)
+    ours = MultiHeadAttention.from_torch(mha)
+    with torch.no_grad():
+        _, w_torch = mha(q, kv, kv, attn_mask=result, average_attn_weights=False)
+        _, w_ours = ours(q, kv, mask=allowed)
+    if not torch.allclose(w_torch, w_ours, atol=1e-6):
+        return Feedback(False, "nn.MultiheadAttention with your mask gives other weights than attn_course with the "
+                               "original one")
+    kind = "~allowed" if result.dtype == torch.bool else "0 / -inf, added to the scores"
+    return Feedback(True, f"correct ({kind}): nn.MultiheadAttention now gives the same weights as attn_course "
+                          "with True = may attend")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.2: causal attention for the last n_q positions of n_k (decoding with a cache).
+
+_CACHE_CASES = [(1, 6), (3, 6), (5, 6), (4, 4)]  # (n_q, n_k); the last is the square case
+
+
+def _cache_case(n_q, n_k, seed):
+    import torch
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(2, 2, n, 4, generator=g) for n in (n_q, n_k, n_k))  # (batch, heads, n, d)
+
+
+def _cache_mistakes():
+    """(name, output for (q, k, v), message): the typical wrong answers, each recognised on every case at once."""
+    import torch
+    import torch.nn.functional as F
+    from ..nn import causal_mask
+
+    def masked(make):
+        return lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=make(q.shape[-2], k.shape[-2]))
+
+    return [
+        (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
+         "this is is_causal=True, whose diagonal starts at the TOP-LEFT: query 0 sees only key 0. Here the queries "
+         "are the last n_q positions, so query i may see keys j <= i + n_k - n_q: pass attn_mask=causal_mask(n_q, n_k) "
+         "(or torch.nn.attention.bias.causal_lower_right(n_q, n_k))"),
+        (lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
+         "no mask is applied: every query also sees the keys after it"),
+        (masked(lambda n_q, n_k: ~causal_mask(n_q, n_k)),
+         "the mask is inverted: in F.scaled_dot_product_attention True means MAY attend "
+         "(nn.MultiheadAttention's convention is the opposite)"),
+        (masked(lambda n_q, n_k: torch.ones(n_q, n_k, dtype=torch.bool).tril(diagonal=n_q - n_k)),
+         "the diagonal is shifted the wrong way, tril(diagonal=n_q - n_k): the last query must see all n_k keys, "
+         "so the offset is n_k - n_q"),
+    ]
+
+
+def check_cached_attention(fn):
+    """Check `fn(q, k, v) -> output` for q: (..., n_q, d), k, v: (..., n_k, d) with n_q <= n_k, where the n_q
+    queries are the LAST n_q of the n_k positions: query i may attend to keys j <= i + n_k - n_q.
+
+    Tried on (n_q, n_k) = (1, 6) (one new token, five cached), (3, 6), (5, 6) and (4, 4)."""
+    import torch
+    from ..nn import scaled_dot_product_attention
+    cases, results = [_cache_case(n_q, n_k, seed=n_q * 10 + n_k) for n_q, n_k in _CACHE_CASES], []
+    for (n_q, n_k), (q, k, v) in zip(_CACHE_CASES, cases):
+        result, error = _call(fn, q.clone(), k.clone(), v.clone())
+        if error is not None:
+            if "is_causal" in error.message or "attn_mask" in error.message:
+                return Feedback(False, error.message + " (pass either is_causal or attn_mask, not both)")
+            return error
+        if isinstance(result, tuple):
+            return Feedback(False, "return only the output tensor (F.scaled_dot_product_attention returns no weights)")
+        if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(q.shape[:-1]) + (v.shape[-1],):
+            shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
+            return Feedback(False, f"for n_q = {n_q}, n_k = {n_k} expected an output of shape "
+                                   f"{tuple(q.shape[:-1]) + (v.shape[-1],)}, got {shape}")
+        results.append(result)
+
+    def same(a, b):  # a query that sees no key gives 0 or NaN depending on the backend: compare both as 0
+        return torch.allclose(torch.nan_to_num(a), torch.nan_to_num(b), atol=1e-5)
+
+    wrong = [i for i, (result, (q, k, v)) in enumerate(zip(results, cases))
+             if not same(result, scaled_dot_product_attention(q, k, v, causal=True)[0])]
+    if not wrong:
+        return Feedback(True, "correct: the diagonal is aligned to the bottom right, so one new token sees every "
+                              "cached key, and n_q = n_k is ordinary causal attention")
+    n_q, n_k = _CACHE_CASES[wrong[0]]
+    where = f"with n_q = {n_q} and n_k = {n_k}:"
+    for mistake, message in _cache_mistakes():
+        if all(same(result, mistake(*case)) for result, case in zip(results, cases)):
+            return Feedback(False, f"{where} {message}")
+    if not torch.isfinite(results[wrong[0]]).all():
+        return Feedback(False, f"{where} the output contains NaN: some query may attend to no key")
+    return Feedback(False, f"{where} the output differs from causal attention with query i seeing keys "
+                           f"j <= i + n_k - n_q = i + {n_k - n_q}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.3: capture the weights of every layer of a torch.nn.TransformerEncoder with hooks.
+
+def _encoder(seed=0, d_model=8, n_heads=2, n_layers=2):
+    import torch
+    from torch import nn
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        layer = nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=16, dropout=0.0, batch_first=True)
+        encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False).eval()
+        x = torch.randn(3, 5, d_model)  # (batch, n, d_model)
+    return encoder, x
+
+
+def _reference_weights(encoder, x):
+    """Per layer (batch, heads, n, n), computed without hooks: each layer's self-attention on its input."""
+    import torch
+    from ..nn import MultiHeadAttention
+    weights = []
+    with torch.no_grad():
+        for layer in encoder.layers:
+            attention_input = layer.norm1(x) if layer.norm_first else x
+            weights.append(MultiHeadAttention.from_torch(layer.self_attn)(attention_input)[1])
+            x = layer(x)
+    return weights
+
+
+def _hooks_left(model):
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def check_capture_weights(fn):
+    """Check `fn(encoder, x) -> list of tensors`, one per layer of the torch.nn.TransformerEncoder `encoder`
+    (batch_first), each (batch, heads, n, n): the attention weights of that layer's self-attention, for input
+    x: (batch, n, d_model). Hooks must be removed before fn returns."""
+    import torch
+    encoder, x = _encoder()
+    n_layers, n_heads = len(encoder.layers), encoder.layers[0].self_attn.num_heads
+    batch, n = x.shape[:2]
+    result, error = _call(fn, encoder, x.clone())
+    left = _hooks_left(encoder)
+    if error is not None:
+        if "NoneType" in error.message:
+            return Feedback(False, error.message + ". The hook saw weights = None: TransformerEncoderLayer calls "
+                                   "self_attn(..., need_weights=False). Set kwargs['need_weights'] = True in a forward "
+                                   "pre-hook registered with with_kwargs=True")
+        return error
+    if left:
+        return Feedback(False, f"{left} hook(s) are still registered after your function returned: keep the handles "
+                               "and call handle.remove() (left in place they run on every later call)")
+    if isinstance(result, torch.Tensor):
+        return Feedback(False, "return a list with one tensor per layer, e.g. [w_layer0, w_layer1]")
+    try:
+        result = list(result)
+    except TypeError:
+        return Feedback(False, f"return a list with one tensor per layer, got {type(result).__name__}")
+    if not result:
+        return Feedback(False, "nothing was captured: register the hooks on each layer.self_attn BEFORE calling the "
+                               "encoder, and return what they stored")
+    if any(w is None for w in result):
+        return Feedback(False, "the captured weights are None: TransformerEncoderLayer calls self_attn with "
+                               "need_weights=False; set it to True in a forward pre-hook (with_kwargs=True)")
+    if not all(isinstance(w, torch.Tensor) for w in result):
+        return Feedback(False, "each captured item must be a tensor of weights; "
+                               f"got {[type(w).__name__ for w in result]}")
+    if len(result) != n_layers:
+        shapes = [tuple(w.shape) for w in result]
+        hint = (" (these look like the layers' outputs: hook layer.self_attn, not the layer)"
+                if all(s == tuple(x.shape) for s in shapes) else "")
+        return Feedback(False, f"expected one tensor per layer ({n_layers}), got {len(result)} of shapes {shapes}{hint}")
+    expected_shape = (batch, n_heads, n, n)
+    for i, w in enumerate(result):
+        shape = tuple(w.shape)
+        if shape == (batch, n, n):
+            return Feedback(False, f"layer {i}: shape {shape} is the MEAN over the heads; pass "
+                                   f"average_attn_weights=False to get {expected_shape}, one pattern per head")
+        if shape == tuple(x.shape):
+            return Feedback(False, f"layer {i}: shape {shape} is (batch, n, d_model), a layer's output or the attended "
+                                   "values (output[0] of self_attn), not the weights: hook layer.self_attn and keep "
+                                   "output[1]")
+        if shape != expected_shape:
+            return Feedback(False, f"layer {i}: expected shape (batch, heads, n, n) = {expected_shape}, got {shape}")
+    expected = _reference_weights(encoder, x)
+    got = [w.detach().float() for w in result]
+    if all(torch.allclose(g, e, atol=1e-5) for g, e in zip(got, expected)):
+        # a second input: the function must capture afresh, not return what an earlier call left behind
+        x2 = torch.flip(x, dims=[1])
+        result2, error = _call(fn, encoder, x2)
+        if error is None and all(torch.allclose(w.detach().float(), e, atol=1e-5)
+                                 for w, e in zip(result2, _reference_weights(encoder, x2))) and len(result2) == n_layers:
+            return Feedback(True, f"correct: {n_layers} layers x {n_heads} heads of weights, each row a distribution "
+                                  "over the keys, and no hook left behind")
+        return Feedback(False, "right on the first input but not on a second one: collect into a fresh list on "
+                               "every call")
+    if all(torch.allclose(g, e, atol=1e-5) for g, e in zip(got, reversed(expected))):
+        return Feedback(False, "the layers are in reverse order: return the first layer's weights first")
+    return Feedback(False, "the captured tensors differ from each layer's self-attention weights on the input it "
+                           "receives (did you hook every layer, in order, in eval mode?)")

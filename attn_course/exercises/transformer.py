@@ -1,0 +1,355 @@
+"""Checkers for the exercises of the Transformer chapters (6b: the encoder–decoder, 6c: the language model).
+
+    check_reversal_alignment(fn)    fn(n) -> (n, n) bool: which source token each target token of a reversal copies
+    check_positional_encoding(fn)   fn(n_positions, d_model) -> the sinusoidal encoding (Vaswani et al., sec. 3.5)
+    check_transformer_masks(fn)     fn(source_lengths, target_lengths, n_source, n_target) -> the three masks of an
+                                    encoder–decoder for a padded batch
+    check_causal_mask(fn)           fn(n) -> (n, n) bool, True = may attend; also run inside a small GPT
+    check_perplexity(fn)            fn(logits, targets) -> exp(mean negative log-likelihood)
+    check_induction_scores(fn)      fn(weights, period) -> (layers, heads) induction scores
+
+Masks follow the package's convention: True = MAY attend. Each checker carries its own NumPy reference;
+check_causal_mask imports torch only when it runs.
+"""
+import numpy as np
+
+from .feedback import Feedback
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def _bool_matrix(result, shape, what):
+    """(array, None) when `result` is a bool array of `shape`, else (None, Feedback saying what is off)."""
+    if hasattr(result, "detach"):  # a torch tensor is fine too
+        result = result.detach().cpu().numpy()
+    a = np.asarray(result)
+    if a.shape != shape:
+        return None, Feedback(False, f"{what} has shape {a.shape}, expected {shape}")
+    if a.dtype != np.bool_:
+        return None, Feedback(False, f"{what} has dtype {a.dtype}; return booleans (True = may attend), e.g. with "
+                                     "a comparison such as j <= i, not 0/1 numbers")
+    return a, None
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b: the encoder–decoder
+
+def check_reversal_alignment(fn):
+    """Check `fn(n) -> (n, n)` bool: True at [i, j] when target token i of a reversed string of n tokens is
+    source token j. Rows are target positions (queries), columns source positions (keys)."""
+    for n in (5, 8):
+        result, error = _call(fn, n)
+        if error is not None:
+            return error
+        a, error = _bool_matrix(result, (n, n), f"for n = {n} your matrix")
+        if error is not None:
+            return error
+        i = np.arange(n)
+        expected = np.zeros((n, n), dtype=bool)
+        expected[i, n - 1 - i] = True
+        if np.array_equal(a, expected):
+            continue
+        if np.array_equal(a, np.eye(n, dtype=bool)):
+            return Feedback(False, "that is the diagonal: target i = source i is copying, not reversing. The FIRST "
+                                   "target token is the LAST source token")
+        shifted = np.zeros((n + 1, n + 1), dtype=bool)
+        shifted[i, n - i] = True
+        if np.array_equal(a, shifted[:n, :n]) or np.array_equal(a, shifted[1:, 1:]):
+            return Feedback(False, "off by one: positions run 0 .. n-1, so target i comes from source n - 1 - i "
+                                   "(target 0 from source n - 1), not n - i")
+        if (a.sum(axis=1) != 1).any():
+            return Feedback(False, f"every target token copies exactly one source token: each row needs one True, "
+                                   f"got rows with {sorted(set(a.sum(axis=1).tolist()))} Trues")
+        return Feedback(False, f"for n = {n}, the Trues are not at [i, n - 1 - i]")
+    return Feedback(True, "correct: the anti-diagonal, target i from source n - 1 - i")
+
+
+def _sinusoidal(n, d, start=0, swap=False, halves=False, per_column=False):
+    """The reference (all flags off) and its typical variants."""
+    pos = np.arange(start, start + n)[:, None]                          # (n, 1)
+    if per_column:                                                      # a frequency per column, not per pair
+        angles = pos * 10000.0 ** (-np.arange(d) / d)                   # (n, d)
+        pe = np.sin(angles)
+        pe[:, 1::2] = np.cos(angles[:, 1::2])
+        return pe
+    angles = pos * 10000.0 ** (-np.arange(0, d, 2) / d)                 # (n, ceil(d / 2))
+    first, second = (np.cos, np.sin) if swap else (np.sin, np.cos)
+    if halves:
+        return np.concatenate([first(angles), second(angles)[:, :d // 2]], axis=1)
+    pe = np.empty((n, d))
+    pe[:, 0::2] = first(angles)
+    pe[:, 1::2] = second(angles)[:, :d // 2]
+    return pe
+
+
+def check_positional_encoding(fn):
+    """Check `fn(n_positions, d_model) -> (n_positions, d_model)`: the sinusoidal position encoding,
+    PE[pos, 2i] = sin(pos / 10000^(2i / d_model)), PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model)), pos from 0."""
+    n, d = 12, 16
+    result, error = _call(fn, n, d)
+    if error is not None:
+        return error
+    if hasattr(result, "detach"):
+        result = result.detach().cpu().numpy()
+    pe = np.asarray(result, dtype=np.float64)
+    if pe.shape == (d, n):
+        return Feedback(False, f"shape {pe.shape} is transposed: one ROW per position, (n_positions, d_model) = {(n, d)}")
+    if pe.shape != (n, d):
+        return Feedback(False, f"shape {pe.shape}, expected (n_positions, d_model) = {(n, d)}")
+    expected = _sinusoidal(n, d)
+    if np.allclose(pe, expected, atol=1e-6):
+        pass
+    elif np.allclose(pe, _sinusoidal(n, d, swap=True), atol=1e-6):
+        return Feedback(False, "sine and cosine are swapped: even columns 2i hold the sine, odd columns 2i + 1 the cosine "
+                               "(row 0 is then 0, 1, 0, 1, ...)")
+    elif np.allclose(pe, _sinusoidal(n, d, start=1), atol=1e-6):
+        return Feedback(False, "the positions start at 1; the first token is at position 0 (its row is 0, 1, 0, 1, ...)")
+    elif np.allclose(pe, _sinusoidal(n, d, halves=True), atol=1e-6):
+        return Feedback(False, "the sines fill the first half of the columns and the cosines the second: interleave "
+                               "them, sines in the even columns 0, 2, 4, ..., cosines in the odd ones")
+    elif np.allclose(pe, _sinusoidal(n, d, per_column=True), atol=1e-6):
+        return Feedback(False, "each column has its own frequency: a sine and the cosine next to it must share one, "
+                               "10000^(-2i/d_model) for columns 2i and 2i + 1 (use the pair index i, not the column index)")
+    elif np.allclose(pe[:, 0], np.sin(np.arange(n))) and not np.allclose(pe[:, 2], expected[:, 2], atol=1e-6):
+        return Feedback(False, "column 0 is right, the later columns are not: the frequency of pair i is "
+                               "1 / 10000^(2i / d_model), falling from 1 to about 1/10000")
+    else:
+        return Feedback(False, "the values differ from sin(pos / 10000^(2i/d_model)) in column 2i and the cosine in "
+                               "column 2i + 1; row 0 should be 0, 1, 0, 1, ...")
+    result, error = _call(fn, 5, 7)
+    if error is not None or np.shape(result) != (5, 7) or not np.allclose(np.asarray(result, dtype=np.float64),
+                                                                          _sinusoidal(5, 7), atol=1e-6):
+        return Feedback(True, "correct for even d_model. Going further: make it work for an odd d_model too (the last "
+                              "sine has no cosine partner)")
+    return Feedback(True, "correct: sines in the even columns, cosines in the odd ones, one frequency per pair, "
+                          "positions from 0, any d_model")
+
+
+def _masks(source_lengths, target_lengths, n_source, n_target, causal=True, strict=False, cross_causal=False,
+           cross_by_target=False, decoder_padding=True):
+    s_len, t_len = np.asarray(source_lengths)[:, None, None], np.asarray(target_lengths)[:, None, None]
+    j_s, j_t = np.arange(n_source)[None, None, :], np.arange(n_target)[None, None, :]
+    i_t = np.arange(n_target)[None, :, None]
+    encoder = np.broadcast_to(j_s < s_len, (len(s_len), n_source, n_source))
+    decoder = np.broadcast_to(np.ones((1, 1, 1), dtype=bool), (len(s_len), n_target, n_target))
+    if decoder_padding:
+        decoder = decoder & (j_t < t_len)
+    if causal:
+        decoder = decoder & ((j_t < i_t) if strict else (j_t <= i_t))
+    cross = np.broadcast_to(j_s < (t_len if cross_by_target else s_len), (len(s_len), n_target, n_source))
+    if cross_causal:
+        cross = cross & (j_s <= i_t)
+    return encoder, decoder, cross
+
+
+def check_transformer_masks(fn):
+    """Check `fn(source_lengths, target_lengths, n_source, n_target) -> (encoder, decoder, cross)`, the three masks
+    of an encoder–decoder for a batch padded to n_source and n_target tokens (True = may attend):
+
+        encoder (batch, n_source, n_source)  self-attention over the source: every real source token
+        decoder (batch, n_target, n_target)  self-attention over the target: real tokens at or before the query
+        cross   (batch, n_target, n_source)  target queries over source keys: every real source token
+    """
+    source_lengths, target_lengths, n_s, n_t = np.array([5, 3]), np.array([4, 2]), 5, 4
+    result, error = _call(fn, source_lengths, target_lengths, n_s, n_t)
+    if error is not None:
+        return error
+    if not (isinstance(result, (tuple, list)) and len(result) == 3):
+        return Feedback(False, f"return three masks (encoder, decoder, cross), got {type(result).__name__}")
+    names = ("encoder", "decoder", "cross")
+    shapes = ((2, n_s, n_s), (2, n_t, n_t), (2, n_t, n_s))
+    masks = []
+    for got, shape, name in zip(result, shapes, names):
+        if name == "cross" and np.shape(got) == (2, n_s, n_t):
+            return Feedback(False, f"cross has shape {np.shape(got)}: rows are the queries, which in cross-attention "
+                                   f"are the TARGET positions, columns the source keys: (batch, n_target, n_source)")
+        a, error = _bool_matrix(got, shape, f"the {name} mask")
+        if error is not None:
+            return error
+        masks.append(a)
+    encoder, decoder, cross = masks
+    right = _masks(source_lengths, target_lengths, n_s, n_t)
+    if all(np.array_equal(a, b) for a, b in zip(masks, right)):
+        return Feedback(True, "correct: padding hidden in all three, the future hidden in the decoder only, and the "
+                              "cross mask follows the source's padding")
+    if all(np.array_equal(a, ~b) for a, b in zip(masks, right)):
+        return Feedback(False, "every mask is inverted: in this package True means MAY attend; you marked the "
+                               "positions to hide")
+    if not np.array_equal(encoder, right[0]):
+        if encoder.all():
+            return Feedback(False, "the encoder mask lets every query attend to the padding: hide the keys j >= "
+                                   "source length of each string")
+        if np.array_equal(encoder, np.swapaxes(right[0], 1, 2)):
+            return Feedback(False, "the encoder mask hides padded QUERIES (rows); it is the padded KEYS (columns) that "
+                                   "no query may attend to")
+        return Feedback(False, "the encoder mask is wrong: query i may attend to key j when j < source length")
+    if not np.array_equal(decoder, right[1]):
+        if np.array_equal(decoder, _masks(source_lengths, target_lengths, n_s, n_t, causal=False)[1]):
+            return Feedback(False, "the decoder mask has no causal part: target position i may see later target "
+                                   "tokens, the very tokens it is trained to predict. Add j <= i")
+        if np.array_equal(decoder, _masks(source_lengths, target_lengths, n_s, n_t, strict=True)[1]):
+            return Feedback(False, "the decoder mask hides the diagonal (j < i): a position may attend to itself, and "
+                                   "position 0 would have no key at all. Use j <= i")
+        if np.array_equal(decoder, _masks(source_lengths, target_lengths, n_s, n_t, decoder_padding=False)[1]):
+            return Feedback(False, "the decoder mask is causal but ignores the target's padding: hide the keys "
+                                   "j >= target length too")
+        return Feedback(False, "the decoder mask is wrong: query i may attend to key j when j <= i and j < target length")
+    if np.array_equal(cross, _masks(source_lengths, target_lengths, n_s, n_t, cross_causal=True)[2]):
+        return Feedback(False, "the cross mask is causal; it must not be: the whole source is known before decoding "
+                               "starts, so every target position may read every real source token")
+    if np.array_equal(cross, _masks(source_lengths, target_lengths, n_s, n_t, cross_by_target=True)[2]):
+        return Feedback(False, "the cross mask uses the TARGET lengths; its keys are source positions, so it hides "
+                               "j >= source length")
+    if cross.all():
+        return Feedback(False, "the cross mask lets the target attend to the source's padding: hide the keys "
+                               "j >= source length")
+    return Feedback(False, "the cross mask is wrong: target query i may attend to source key j when j < source length")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6c: the language model
+
+def check_causal_mask(fn):
+    """Check `fn(n) -> (n, n)` bool, True where query i may attend to key j: j <= i. Then use it as the mask
+    of a small (untrained) GPT and check that what it predicts at a position does not change when a later
+    token changes: the model cannot read the future."""
+    for n in (4, 7, 1):
+        result, error = _call(fn, n)
+        if error is not None:
+            return error
+        a, error = _bool_matrix(result, (n, n), f"for n = {n} your mask")
+        if error is not None:
+            return error
+        expected = np.tril(np.ones((n, n), dtype=bool))
+        if np.array_equal(a, expected):
+            continue
+        if n > 1 and np.array_equal(a, ~expected):
+            return Feedback(False, "the mask is inverted: True must mean MAY attend (the package's convention), and "
+                                   "you marked the positions to hide")
+        if n > 1 and np.array_equal(a, expected.T):
+            return Feedback(False, "upper triangle: query 0 may attend to every later key, so each position reads the "
+                                   "tokens it must predict. Query i may attend to keys j <= i (np.tril)")
+        if a.all():
+            return Feedback(False, "no mask at all: every position may read the whole sequence, the future included")
+        if np.array_equal(a, np.tril(np.ones((n, n), dtype=bool), -1)):
+            return Feedback(False, "the diagonal is hidden (j < i): a token may attend to itself, and with this mask "
+                                   "the first token has no key at all")
+        return Feedback(False, f"for n = {n} the mask differs from j <= i at {int((a != expected).sum())} places")
+    return _no_peeking(fn)
+
+
+def _no_peeking(fn):
+    """Behavioural check: a GPT with the learner's mask; does changing token 5 move the logits at 0..4?"""
+    import torch
+
+    from ..transformer import GPT
+
+    torch.manual_seed(0)
+    model = GPT(11, d_model=16, n_heads=2, n_layers=2, d_ff=16, max_len=8,
+                mask=lambda n: torch.as_tensor(np.asarray(fn(n)))).eval()
+    ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
+    changed = ids.clone()
+    changed[0, 5] = 9
+    with torch.no_grad():
+        before, after = model(ids)[0], model(changed)[0]
+    moved = (before[0, :5] - after[0, :5]).abs().max().item()
+    if moved > 1e-6:
+        return Feedback(False, f"inside a GPT your mask lets the predictions at positions 0-4 move by {moved:.3g} when "
+                               "token 5 changes: the model can read the future")
+    return Feedback(True, "correct: j <= i, and inside a GPT changing token 5 leaves the predictions at positions "
+                          "0-4 exactly as they were")
+
+
+def _log_softmax(x):
+    x = x - x.max(axis=-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
+
+
+def check_perplexity(fn):
+    """Check `fn(logits, targets) -> float`: logits (n, vocab) for n predictions, targets (n,) the ids that came;
+    perplexity = exp(mean over the n predictions of -log softmax(logits)[target])."""
+    rng = np.random.default_rng(0)
+    logits = 2.0 * rng.standard_normal((6, 5))
+    targets = np.array([0, 3, 1, 4, 2, 2])
+    nll = -_log_softmax(logits)[np.arange(6), targets]
+    expected = float(np.exp(nll.mean()))
+    result, error = _call(fn, logits, targets)
+    if error is not None:
+        return error
+    if np.ndim(result) != 0:
+        return Feedback(False, f"return one number, got an array of shape {np.shape(result)}")
+    result = float(result)
+    if np.isclose(result, expected, rtol=1e-6):
+        pass
+    elif np.isclose(result, nll.mean()):
+        return Feedback(False, f"{result:.4f} is the mean negative log-likelihood (the cross-entropy, in nats); the "
+                               "perplexity is its exponential")
+    elif np.isclose(result, np.exp(nll.sum())):
+        return Feedback(False, "exp of the SUM of the losses grows with the length of the text; the perplexity is the "
+                               "exp of their MEAN")
+    elif np.isclose(result, np.exp(-logits[np.arange(6), targets].mean())):
+        return Feedback(False, "you used the logits as log-probabilities; take log_softmax first (logits are not "
+                               "normalised)")
+    elif np.isclose(result, 2 ** nll.mean()):
+        return Feedback(False, "2 ** (a loss in nats) mixes bases: use exp with natural logs (or 2 ** with log2)")
+    elif np.isclose(result, np.exp(-_log_softmax(logits.T).T[np.arange(6), targets].mean())):
+        return Feedback(False, "the softmax ran over the predictions (axis 0); it must run over the vocabulary, the "
+                               "last axis")
+    elif np.isclose(result, 1 / np.exp(-nll).mean()):
+        return Feedback(False, "you averaged the probabilities, then inverted; the perplexity averages the LOG-"
+                               "probabilities: exp(-mean log p)")
+    else:
+        return Feedback(False, f"expected {expected:.4f} = exp(mean -log softmax(logits)[target]), got {result:.4f}")
+    shifted = logits + 1000.0  # the same distribution (softmax ignores a shift), but exp(1000) overflows
+    with np.errstate(all="ignore"):
+        result_big, error = _call(fn, shifted, targets)
+    if error is not None or not np.isfinite(result_big) or not np.isclose(float(result_big), expected, rtol=1e-6):
+        return Feedback(False, "right on small logits, but adding 1000 to every logit (which changes no probability) "
+                               "breaks it: exp overflows. Subtract each row's largest logit before exp")
+    return Feedback(True, "correct: exp of the mean negative log-softmax of the targets, stable for large logits")
+
+
+def check_induction_scores(fn):
+    """Check `fn(weights, period) -> (layers, heads)`: weights (layers, heads, 2p, 2p) on p random tokens repeated
+    once; a head's score is its mean weight, over the queries t = p .. 2p-1 of the second half, on key t - p + 1 (the
+    token after the previous occurrence of the query's token)."""
+    rng = np.random.default_rng(0)
+    p, layers, heads = 5, 2, 3
+    w = np.tril(np.exp(2.0 * rng.standard_normal((layers, heads, 2 * p, 2 * p))))
+    w /= w.sum(axis=-1, keepdims=True)
+    t = np.arange(p, 2 * p)
+    expected = w[..., t, t - p + 1].mean(axis=-1)
+    result, error = _call(fn, w, p)
+    if error is not None:
+        return error
+    r = np.asarray(result, dtype=np.float64)
+    if r.shape != (layers, heads):
+        if r.shape == (heads, layers):
+            return Feedback(False, f"shape {r.shape} is transposed: one row per layer, (layers, heads) = {(layers, heads)}")
+        return Feedback(False, f"shape {r.shape}, expected one score per head: (layers, heads) = {(layers, heads)}; "
+                               "average over the queries (the last index you picked), not over layers or heads")
+    if np.allclose(r, expected):
+        return Feedback(True, "correct: each head's mean weight, over the second half, on the token after the previous "
+                              "occurrence")
+    if np.allclose(r, w[..., t, t - p].mean(axis=-1)):
+        return Feedback(False, "that is the weight on the previous occurrence ITSELF (key t - p): a duplicate-token "
+                               "pattern. An induction head looks one token further, at t - p + 1, the token that came "
+                               "next last time, which is what it predicts")
+    if np.allclose(r, w[..., t, t - p + 2].mean(axis=-1)):
+        return Feedback(False, "off by one: the key is t - p + 1 (the token right after the previous occurrence), "
+                               "not t - p + 2")
+    t_all = np.arange(p - 1, 2 * p)
+    if np.allclose(r, w[..., t_all, t_all - p + 1].mean(axis=-1)):
+        return Feedback(False, "the queries run from p - 1; only queries t >= p (the second half) have a previous "
+                               "occurrence: average over t = p .. 2p-1")
+    if np.allclose(r, w[..., t, t - 1].mean(axis=-1)):
+        return Feedback(False, "that is the weight on the previous token (key t - 1): a previous-token head's score")
+    if np.allclose(r, w[..., t - p + 1, t].mean(axis=-1)):
+        return Feedback(False, "query and key are swapped: weights[..., query, key]; the query t is in the second "
+                               "half, the key t - p + 1 in the first")
+    return Feedback(False, "expected each head's mean of weights[layer, head, t, t - p + 1] over t = p .. 2p-1")

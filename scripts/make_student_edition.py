@@ -1,0 +1,112 @@
+"""Make the student edition: the chapters with their solutions removed and their outputs cleared.
+
+    python scripts/make_student_edition.py [--out student]          (make student)
+    python scripts/make_student_edition.py --site-config PATH      (make site-student)
+
+Writes student/notebooks/<chapter>.ipynb for every chapter. What counts as a solution:
+
+    a cell tagged `solution`       each function it defines keeps its signature and docstring and gets
+                                   the body `raise NotImplementedError(...)`; each assignment keeps its
+                                   name and gets `...`; anything else in the cell goes. A markdown
+                                   solution becomes "*Your answer here.*"
+    a region inside any cell       the lines between `### BEGIN SOLUTION` and `### END SOLUTION`
+                                   (nbgrader's markers) become `raise NotImplementedError(...)`,
+                                   indented as the first of them
+
+Everything else stays, the exercises' checkers included: run on the stub, a checker answers
+"calling your function raised NotImplementedError ...", and on the student's answer it says what is
+wrong or ✔. Outputs, execution counts and saved widget state are cleared, so a student sees each
+result first when they compute it.
+
+--site-config writes a copy of _config.yml whose repository branch is `student`: a site built with it
+(`make site-student`) has launch buttons (Colab, Binder, JupyterHub) that open the student edition,
+once it is published on that branch (book/class_deployment.md).
+"""
+import argparse
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+TODO = "raise NotImplementedError(\"exercise: write your solution here, then run the checker below\")"
+REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
+
+
+def stub(source):
+    """The student's starting point for a solution cell: signatures and names kept, the answer gone."""
+    lines = source.splitlines()
+    out = ["# Exercise: complete this cell, then run the checker below."]
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[0]
+            header_end = body.lineno - 1  # the lines before the first statement of the body: the signature
+            out += lines[(node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1:header_end]
+            indent = re.match(r"\s*", lines[body.lineno - 1]).group(0)
+            if isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant) and isinstance(body.value.value, str):
+                out += lines[body.lineno - 1:body.end_lineno]  # the docstring says what to write: keep it
+            out.append(indent + TODO)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out.append(" = ".join(ast.unparse(t) for t in targets) + " = ...  # your answer")
+    return "\n".join(out)
+
+
+def without_regions(source):
+    return REGION.sub(lambda m: m.group(1) + TODO, source)
+
+
+def student_notebook(nb):
+    """A copy of `nb` with every solution replaced and every output cleared."""
+    nb = nbformat.from_dict(nb)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            cell.source = stub(cell.source) if cell.cell_type == "code" else "*Your answer here.*"
+            cell.metadata["tags"] = [t for t in tags if t not in ("solution", "hide-input")]
+        else:
+            cell.source = without_regions(cell.source)
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nb.metadata.pop("widgets", None)
+    return nb
+
+
+STUDENT_BRANCH = "student"
+
+
+def write_site_config(path):
+    """_config.yml with the launch buttons on the student branch; the one setting that differs."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["repository"]["branch"] = STUDENT_BRANCH
+    # Jupyter Book resolves these against the folder of the configuration file: point them back here.
+    config["sphinx"]["local_extensions"] = {k: str(ROOT / v) for k, v in config["sphinx"]["local_extensions"].items()}
+    config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
+    config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    print(f"{path}: launch buttons on the branch {STUDENT_BRANCH!r}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "student")
+    parser.add_argument("--site-config", type=Path, help="write a _config.yml for the student site and stop")
+    parser.add_argument("chapters", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    if args.site_config:
+        return write_site_config(args.site_config)
+    chapters = args.chapters or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    (args.out / "notebooks").mkdir(parents=True, exist_ok=True)
+    for path in chapters:
+        nb = nbformat.read(path, as_version=4)
+        n_solutions = sum("solution" in c.metadata.get("tags", []) or bool(REGION.search(c.source)) for c in nb.cells)
+        nbformat.write(student_notebook(nb), args.out / "notebooks" / path.name)
+        print(f"{(args.out / 'notebooks' / path.name)}: {n_solutions} solution(s) removed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""The checkers of chapter 8b accept right answers and reject each typical wrong one with the message that names it.
+
+The Triton kernels below run in Triton's interpreter when there is no GPU: TRITON_INTERPRET=1 is set
+before triton is first imported (see tests/test_triton_attention.py). Without Triton or PyTorch the
+softmax-kernel tests are skipped, saying why; the others need neither.
+"""
+import math
+import os
+import sys
+
+import pytest
+
+from attn_course.exercises import check_attention_flops, check_launch_grid, check_softmax_kernel
+from attn_course.exercises.gpu import attention_flops, launch_grid
+
+
+def assert_rejects(feedback, *fragments):
+    assert not feedback, f"expected a rejection, got {feedback!r}"
+    assert repr(feedback).startswith("✘")
+    for fragment in fragments:
+        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def assert_accepts(feedback):
+    assert feedback, f"expected acceptance, got {feedback!r}"
+    assert repr(feedback).startswith("✔")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8b.1: flops
+
+def test_flops_accepts_the_formula_and_the_exact_causal_count():
+    assert_accepts(check_attention_flops(attention_flops))
+    assert_accepts(check_attention_flops(lambda b, h, n, d, causal: 4 * b * h * n * n * d / (2 if causal else 1)))
+    assert_accepts(check_attention_flops(
+        lambda b, h, n, d, causal: 2 * b * h * n * (n + 1) * d if causal else 4 * b * h * n * n * d))
+
+
+@pytest.mark.parametrize("wrong, fragments", [
+    (lambda b, h, n, d, causal: 2 * b * h * n * n * d, ["half the right count", "both products"]),
+    (lambda b, h, n, d, causal: b * h * n * n * d, ["a quarter", "2 flops"]),
+    (lambda b, h, n, d, causal: 4 * b * h * n * n * d, ["causal = True", "count half"]),
+    (lambda b, h, n, d, causal: 4 * h * n * n * d // (2 if causal else 1), ["multiply by batch and by heads"]),
+    (lambda b, h, n, d, causal: 4 * n * n * d // (2 if causal else 1), ["multiply by batch and by heads"]),
+    (lambda b, h, n, d, causal: 4 * b * h * n * d * d // (2 if causal else 1), ["not n·d²"]),
+    (lambda b, h, n, d, causal: 4 * b * h * n * d // (2 if causal else 1), ["grows as n²"]),
+    (lambda b, h, n, d, causal: 7, ["expected"]),
+    (lambda b, h, n, d, causal: "many", ["return a number"]),
+    (lambda b, h, n, d, causal: 1 / 0, ["raised ZeroDivisionError"]),
+], ids=["one-product", "quarter", "causal-ignored", "no-batch", "no-batch-heads", "n-d-squared", "linear", "constant",
+        "string", "raises"])
+def test_flops_rejects(wrong, fragments):
+    assert_rejects(check_attention_flops(wrong), *fragments)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8b.2: the launch grid
+
+def test_grid_accepts():
+    assert_accepts(check_launch_grid(launch_grid))
+    assert_accepts(check_launch_grid(lambda b, h, n, m: [math.ceil(n / m), b * h]))
+
+
+@pytest.mark.parametrize("wrong, fragments", [
+    (lambda b, h, n, m: (n // m, b * h), ["never be computed", "Round UP"]),
+    (lambda b, h, n, m: (n // m + 1, b * h), ["no query to compute"]),
+    (lambda b, h, n, m: (b * h, math.ceil(n / m)), ["axes are swapped"]),
+    (lambda b, h, n, m: (n, b * h), ["not one query"]),
+    (lambda b, h, n, m: (n / m, b * h), ["whole number"]),
+    (lambda b, h, n, m: (math.ceil(n / m), h), ["batch·heads"]),
+    (lambda b, h, n, m: (math.ceil(n / m), b + h), ["batch·heads"]),
+    (lambda b, h, n, m: math.ceil(n / m) * b * h, ["pair of ints"]),
+    (lambda b, h, n, m: (1, 1), ["axis 0"]),
+], ids=["floor", "plus-one", "swapped", "per-query", "float", "heads-only", "sum", "flat", "constant"])
+def test_grid_rejects(wrong, fragments):
+    assert_rejects(check_launch_grid(wrong), *fragments)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8b.3: a softmax kernel in Triton
+
+try:
+    import torch
+except ImportError:
+    torch = None
+triton = None
+if torch is not None:
+    if not torch.cuda.is_available() and "triton" not in sys.modules:
+        os.environ["TRITON_INTERPRET"] = "1"  # before the first `import triton`
+    try:
+        import triton
+        import triton.language as tl
+    except ImportError:
+        pass
+needs_triton = pytest.mark.skipif(triton is None, reason="needs PyTorch and Triton (Triton has wheels for Linux only)")
+
+if triton is not None:
+    @triton.jit
+    def softmax_kernel(X, Y, stride, n_cols, BLOCK: tl.constexpr, PAD: tl.constexpr, SHIFT: tl.constexpr,
+                       ROW_OF_PROGRAM: tl.constexpr):
+        row = tl.program_id(0) if ROW_OF_PROGRAM else 0
+        cols = tl.arange(0, BLOCK)
+        x = tl.load(X + row * stride + cols, mask=cols < n_cols, other=PAD)
+        if SHIFT:
+            x = x - tl.max(x, axis=0)
+        e = tl.exp(x)
+        tl.store(Y + row * stride + cols, e / tl.sum(e, axis=0), mask=cols < n_cols)
+
+    def launcher(pad=float("-inf"), shift=True, block=None, row_of_program=True, columns=False):
+        def softmax(x):
+            x = x.t().contiguous() if columns else x
+            y = torch.empty_like(x)
+            n_rows, n_cols = x.shape
+            softmax_kernel[(n_rows,)](x, y, x.stride(0), n_cols, BLOCK=block or triton.next_power_of_2(n_cols),
+                                      PAD=pad, SHIFT=shift, ROW_OF_PROGRAM=row_of_program)
+            return y.t() if columns else y
+        return softmax
+
+
+@needs_triton
+def test_softmax_kernel_accepts():
+    assert_accepts(check_softmax_kernel(launcher()))
+
+
+@needs_triton
+@pytest.mark.parametrize("kwargs, fragments", [
+    (dict(pad=0.0), ["denominator counts the padding", "other=float('-inf')"]),
+    (dict(shift=False), ["large", "overflows float32", "subtract the row's maximum"]),
+    (dict(block=32), ["only the first 32 of the 50 columns", "next_power_of_2(50)"]),
+    (dict(row_of_program=False), ["first row is right", "tl.program_id(0)"]),
+    (dict(columns=True), ["COLUMN"]),
+    (dict(block=48), ["power of 2", "next_power_of_2(50)"]),
+], ids=["zero-padding", "no-max", "short-block", "one-row", "columns", "not-power-of-two"])
+def test_softmax_kernel_rejects(kwargs, fragments):
+    assert_rejects(check_softmax_kernel(launcher(**kwargs)), *fragments)
+
+
+@needs_triton
+def test_softmax_kernel_rejects_non_tensors_and_shapes():
+    assert_rejects(check_softmax_kernel(lambda x: x.numpy()), "torch.Tensor")
+    assert_rejects(check_softmax_kernel(lambda x: torch.softmax(x, 1)[:1]), "shape")

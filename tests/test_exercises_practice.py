@@ -1,0 +1,253 @@
+"""The checkers of chapter 5 accept right answers and reject each typical wrong one with the message that names it."""
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from attn_course.exercises import check_key_padding_mask, check_multi_head_attention, check_split_heads  # noqa: E402
+from attn_course.exercises.practice import _mha_case, reference_multi_head_attention  # noqa: E402
+
+
+def assert_rejects(feedback, *fragments):
+    assert not feedback, f"expected a rejection, got {feedback!r}"
+    assert repr(feedback).startswith("✘")
+    for fragment in fragments:
+        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def assert_accepts(feedback, *fragments):
+    assert feedback, f"expected acceptance, got {feedback!r}"
+    assert repr(feedback).startswith("✔")
+    for fragment in fragments:
+        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def test_importing_the_exercises_does_not_import_torch():
+    code = "import sys, attn_course.exercises; assert 'torch' not in sys.modules, 'torch was imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.1: key_padding_mask
+
+@pytest.mark.parametrize("fn", [
+    lambda mask: ~torch.from_numpy(mask[:, 0, :]),
+    lambda mask: torch.as_tensor(~mask).squeeze(1),
+    lambda mask: torch.tensor(mask).logical_not().flatten(1),
+])
+def test_padding_mask_right(fn):
+    assert_accepts(check_key_padding_mask(fn), "True marks the padding", "weight 0")
+
+
+@pytest.mark.parametrize("fn, fragments", [
+    (lambda mask: torch.from_numpy(mask[:, 0, :]), ["not flipped", "only to the padding", "~mask"]),
+    (lambda mask: ~torch.from_numpy(mask), ["(3, 1, 5)", "drop the query axis"]),
+    (lambda mask: (~torch.from_numpy(mask[:, 0, :])).float(), ["torch.float32", "ADDS a float mask"]),
+    (lambda mask: (~torch.from_numpy(mask[:, 0, :])).long(), ["torch.int64", "expected torch.bool"]),
+    (lambda mask: ~mask[:, 0, :], ["must be a torch.Tensor", "torch.from_numpy"]),
+    (lambda mask: torch.ones(3, 1, dtype=torch.bool), ["shape (3, 1)", "(batch, n) = (3, 5)"]),
+    (lambda mask: ~torch.from_numpy(np.roll(mask[:, 0, :], 1, axis=1)), ["wrong at (sequence, position)", "[5, 3, 1]"]),
+    (lambda mask: 1 / 0, ["raised ZeroDivisionError"]),
+])
+def test_padding_mask_wrong(fn, fragments):
+    assert_rejects(check_key_padding_mask(fn), *fragments)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.2: split and merge heads
+
+def split_right(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, n_heads, d // n_heads).transpose(1, 2)
+
+
+def merge_right(x):
+    b, h, n, d_head = x.shape
+    return x.transpose(1, 2).reshape(b, n, h * d_head)
+
+
+def split_no_transpose(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n_heads, n, d // n_heads)
+
+
+def merge_no_transpose(x):
+    b, h, n, d_head = x.shape
+    return x.reshape(b, n, h * d_head)
+
+
+def split_interleaved(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, d // n_heads, n_heads).permute(0, 3, 1, 2)
+
+
+def split_no_transpose_at_all(x, n_heads):
+    b, n, d = x.shape
+    return x.reshape(b, n, n_heads, d // n_heads)
+
+
+def merge_view(x):
+    b, h, n, d_head = x.shape
+    return x.transpose(1, 2).view(b, n, h * d_head)
+
+
+def merge_wrong_shape(x):
+    return x.flatten(-2)
+
+
+def test_split_right():
+    assert_accepts(check_split_heads(split_right, merge_right), "head i the columns", "merge undoes it")
+    split = lambda x, h: x.unflatten(-1, (h, -1)).transpose(-3, -2)
+    merge = lambda x: x.transpose(-3, -2).flatten(-2)
+    assert_accepts(check_split_heads(split, merge))
+
+
+@pytest.mark.parametrize("split, merge, fragments", [
+    (split_no_transpose, merge_right, ["split: reshape without transpose", "then transpose(1, 2)"]),
+    (split_no_transpose, merge_no_transpose, ["split: reshape without transpose"]),
+    (split_interleaved, merge_right, ["every 3-th column", "(n_heads, d_head)"]),
+    (split_no_transpose_at_all, merge_right, ["shape (2, 5, 3, 4)", "the reshape alone"]),
+    (lambda x, h: split_right(x, h).transpose(-1, -2), merge_right, ["shape (2, 3, 4, 5)", "swapped"]),
+    (lambda x, h: split_right(x, h) + 1, merge_right, ["split: the shape is right but"]),
+    (lambda x, h: split_right(x, h).numpy(), merge_right, ["must be a torch.Tensor"]),
+    (split_right, merge_no_transpose, ["merge: reshape without transpose"]),
+    (split_right, merge_view, ["merge: calling your function raised RuntimeError", ".contiguous()"]),
+    (split_right, merge_wrong_shape, ["merge: shape (2, 3, 20)"]),
+    (split_right, lambda x: merge_right(x).flip(1), ["merge: the shape is right but"]),
+    (lambda x, h: None.shape, merge_right, ["split: calling your function raised AttributeError"]),
+])
+def test_split_wrong(split, merge, fragments):
+    assert_rejects(check_split_heads(split, merge), *fragments)
+
+
+def test_roundtrip_does_not_fool_the_checker():
+    # Both wrong in the same way: merge(split(x)) == x, yet every head mixes positions.
+    feedback = check_split_heads(split_no_transpose, merge_no_transpose)
+    assert_rejects(feedback, "split: reshape without transpose", "merge(split(x)) == x does not prove them right")
+    assert "does not prove" not in check_split_heads(split_no_transpose, merge_right).message
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.3: multi-head attention from nn.MultiheadAttention's weights
+
+def mha(x, m, key_padding_mask=None, *, scale=True, split="right", out_proj=True, bias=True, transpose=True,
+        softmax_dim=-1, mask="right", chunks=(0, 1, 2), merge="right"):
+    """A learner's implementation, with switches for each typical mistake (written independently of the checker)."""
+    b, n, d = x.shape
+    h = m.num_heads
+    d_head = d // h
+    W = m.in_proj_weight.chunk(3)
+    B = m.in_proj_bias.chunk(3)
+    W_q, W_k, W_v = (W[i] for i in chunks)
+    b_q, b_k, b_v = (B[i] for i in chunks)
+
+    def linear(inp, weight, b_):
+        out = inp @ (weight.T if transpose else weight)
+        return out + b_ if bias else out
+
+    def heads(t):
+        if split == "no_transpose":
+            return t.view(b, h, n, d_head)
+        if split == "interleaved":
+            return t.view(b, n, d_head, h).permute(0, 3, 1, 2)
+        return t.view(b, n, h, d_head).transpose(1, 2)
+
+    q, k, v = heads(linear(x, W_q, b_q)), heads(linear(x, W_k, b_k)), heads(linear(x, W_v, b_v))
+    scores = q @ k.transpose(-2, -1)
+    if scale == "d_model":
+        scores = scores / math.sqrt(d)
+    elif scale:
+        scores = scores / math.sqrt(d_head)
+    if key_padding_mask is not None and mask != "ignored":
+        hide = key_padding_mask if mask == "right" else ~key_padding_mask
+        scores = scores.masked_fill(hide[:, None, None, :], float("-inf"))
+    o = torch.softmax(scores, dim=softmax_dim) @ v
+    if split == "interleaved":
+        o = o.permute(0, 2, 3, 1).reshape(b, n, d)
+    elif merge == "no_transpose":
+        o = o.reshape(b, n, d)
+    else:
+        o = o.transpose(1, 2).reshape(b, n, d)
+    return linear(o, m.out_proj.weight, m.out_proj.bias) if out_proj else o
+
+
+def test_reference_is_what_torch_computes():
+    m, x, key_padding_mask = _mha_case()
+    with torch.no_grad():
+        torch.testing.assert_close(reference_multi_head_attention(x, m), m(x, x, x, need_weights=False)[0])
+        torch.testing.assert_close(reference_multi_head_attention(x, m, key_padding_mask),
+                                   m(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)[0])
+
+
+def test_mha_right():
+    assert_accepts(check_multi_head_attention(mha), "key_padding_mask respected")
+    # Other right answers: PyTorch's own module, and F.scaled_dot_product_attention for the core.
+    assert_accepts(check_multi_head_attention(lambda x, m, key_padding_mask=None:
+                                              m(x, x, x, key_padding_mask=key_padding_mask)))
+
+    def with_sdpa(x, m, key_padding_mask=None):
+        b, n, d = x.shape
+        q, k, v = F.linear(x, m.in_proj_weight, m.in_proj_bias).chunk(3, dim=-1)
+        q, k, v = (t.unflatten(-1, (m.num_heads, -1)).transpose(1, 2) for t in (q, k, v))
+        allowed = None if key_padding_mask is None else ~key_padding_mask[:, None, None, :]
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        return m.out_proj(o.transpose(1, 2).flatten(-2))
+    assert_accepts(check_multi_head_attention(with_sdpa))
+
+
+def test_mha_right_without_mask_support_gets_a_hint():
+    feedback = check_multi_head_attention(lambda x, m: mha(x, m))
+    assert_accepts(feedback, "correct without a mask", "Going further")
+
+
+@pytest.mark.parametrize("kwargs, fragments", [
+    (dict(scale=False), ["not scaled", "1/sqrt(d_head) = 1/sqrt(4)"]),
+    (dict(scale="d_model"), ["sqrt(d_model) = sqrt(12)", "sqrt(d_head) = sqrt(4)"]),
+    (dict(split="no_transpose"), ["wrong head split: reshape without transpose"]),
+    (dict(split="interleaved"), ["wrong head split", "contiguous columns"]),
+    (dict(merge="no_transpose"), ["wrong head merge"]),
+    (dict(out_proj=False), ["output projection is missing", "m.out_proj.weight"]),
+    (dict(bias=False), ["biases are missing"]),
+    (dict(transpose=False), ["untransposed", "x @ W.T + b"]),
+    (dict(softmax_dim=-2), ["over the queries", "dim=-1"]),
+    (dict(chunks=(1, 0, 2)), ["wrong chunks", "chunk(3)"]),
+    (dict(chunks=(2, 1, 0)), ["wrong chunks"]),
+    (dict(mask="ignored"), ["key_padding_mask is ignored"]),
+    (dict(mask="inverted"), ["mask is inverted", "True = padding"]),
+])
+def test_mha_wrong(kwargs, fragments):
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None:
+                                              mha(x, m, key_padding_mask, **kwargs)), *fragments)
+
+
+def test_mha_wrong_shapes_and_types():
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m).unflatten(-1, (3, 4)).transpose(1, 2)),
+                   "shape (2, 3, 5, 4)", "merge them back")
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m).numpy()),
+                   "must be a torch.Tensor")
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m) * float("nan")),
+                   "NaN or inf")
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m, scale=False, out_proj=False)),
+                   "differs from m(x, x, x)")
+    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: torch.zeros(3)),
+                   "shape (3,)")
+    assert_rejects(check_multi_head_attention(lambda x, m: x.missing), "raised AttributeError")
+    assert_rejects(check_multi_head_attention(
+        lambda x, m, key_padding_mask=None: mha(x, m) if key_padding_mask is None else mha(x, m)[:, :1]),
+        "must still be a tensor of shape (2, 5, 12)")
+    assert_rejects(check_multi_head_attention(
+        lambda x, m, key_padding_mask=None: mha(x, m) if key_padding_mask is None else mha(x, m) + 1),
+        "wrong with key_padding_mask")
+
+
+def test_checkers_leave_the_global_random_state_alone():
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    check_multi_head_attention(mha)
+    check_key_padding_mask(lambda mask: ~torch.from_numpy(mask[:, 0, :]))
+    assert torch.equal(before, torch.random.get_rng_state())

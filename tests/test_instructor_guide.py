@@ -1,0 +1,64 @@
+"""The instructor guide (book/instructor_guide.md) keeps up with the chapters: every chapter's objectives, every
+exercise's answer key and every chapter's slides are in it. When a test here fails, regenerate the guide:
+
+    .venv/bin/python scripts/make_instructor_guide.py
+"""
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GUIDE = ROOT / "book" / "instructor_guide.md"
+REGENERATE = "run `.venv/bin/python scripts/make_instructor_guide.py`"
+
+
+def toc_chapters():
+    return re.findall(r"^\s*- file: notebooks/(\S+)", (ROOT / "_toc.yml").read_text(), flags=re.M)
+
+
+def headings(nb):
+    """Every heading of a notebook, and for each cell the heading in force there."""
+    current, at_cell = "", []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.split("\n"):
+                if line.startswith("#"):
+                    current = line.lstrip("#").strip()
+        at_cell.append(current)
+    return at_cell
+
+
+@pytest.fixture(scope="module")
+def guide():
+    return GUIDE.read_text(encoding="utf-8")
+
+
+def test_the_guide_is_in_the_book():
+    assert re.search(r"^\s*- file: book/instructor_guide\s*$", (ROOT / "_toc.yml").read_text(), flags=re.M)
+
+
+@pytest.mark.parametrize("chapter", toc_chapters())
+def test_every_chapter_has_its_objectives_exercises_and_slides(guide, chapter):
+    nb = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "markdown").source
+    title = first.split("\n", 1)[0].lstrip("# ").strip()
+    assert f"\n### {title}\n" in guide, f"{chapter}: no section '### {title}' in the guide; {REGENERATE}"
+    objectives = re.search(r":::\{admonition\} Learning objectives\n:class: tip\n(.*?)\n:::", first, re.S).group(1)
+    for line in objectives.strip().split("\n")[1:]:
+        if line.strip():
+            assert line.strip() in guide, f"{chapter}: objective {line.strip()!r} is not in the guide; {REGENERATE}"
+    at_cell = headings(nb)
+    for i, cell in enumerate(nb.cells):
+        if "solution" in cell.metadata.get("tags", []):
+            assert f"\n#### {at_cell[i]}\n" in guide, f"{chapter}: no answer key for {at_cell[i]!r}; {REGENERATE}"
+    assert f'<a href="../slides/{chapter}.slides.html">' in guide, f"{chapter}: no slides link; {REGENERATE}"
+
+
+def test_links_point_at_chapters_that_exist(guide):
+    for name in re.findall(r'href="\.\./slides/([^"]+)\.slides\.html"', guide):
+        assert (ROOT / "notebooks" / f"{name}.ipynb").exists(), f"slides link to a missing chapter: {name}"
+    toc = set(toc_chapters())
+    for name in re.findall(r"<\.\./notebooks/([^>]+)>`", guide):
+        assert name in toc, f"{{doc}} link to {name}, which is not in _toc.yml; {REGENERATE}"
