@@ -23,10 +23,11 @@ execute: $(VENV)/.installed
 student: $(VENV)/.installed
 	$(BIN)/python scripts/make_student_edition.py
 
-# The website with its launch buttons on the student edition (branch `student`), into _build/student/.
+# The student website, into _build/student/: launch buttons on the student edition (branch `student`),
+# no solutions, no instructor guide.
 site-student: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/python scripts/make_student_edition.py --site-config _build/student-config/_config.yml
-	$(BIN)/jupyter-book build . -W --keep-going --all --config _build/student-config/_config.yml --path-output _build/student
+	$(BIN)/jupyter-book build . -W --keep-going --all --config _build/student-config/_config.yml --toc _build/student-config/_toc.yml --path-output _build/student
 
 setup: $(VENV)/.installed
 

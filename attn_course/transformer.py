@@ -407,30 +407,13 @@ def induction_scores(weights, period):
 # Pictures
 
 def cross_attention_view(weights, source_tokens, target_tokens, true_alignment=None):
-    """weights: (layers, heads, T, S), e.g. Attention.cross[i]; a new figure (returned): one small heatmap
-    per layer (rows) and head (columns), keys (source) along x, queries (target) down y, the true alignment
-    outlined in red. Like viz.model_view, for the rectangular weights of cross-attention."""
-    w = np.asarray(weights, dtype=float)
-    n_layers, n_heads, n_t, n_s = w.shape
-    truth = None if true_alignment is None else np.asarray(true_alignment)
-    if truth is not None and (truth.dtype != np.bool_ or truth.shape != (n_t, n_s)):
-        raise ValueError(f"true_alignment must be a bool array of shape {(n_t, n_s)}, got {truth.dtype} {truth.shape}")
-    with viz.style():
-        fig, axes = plt.subplots(n_layers, n_heads, figsize=(1.45 * n_heads + 0.8, 1.45 * n_layers + 0.5),
-                                 squeeze=False, sharex=True, sharey=True)
-        for (layer, head), ax in np.ndenumerate(axes):
-            image = ax.imshow(w[layer, head], cmap=viz.CMAP, vmin=0, vmax=1)
-            if truth is not None:
-                i, j = np.nonzero(truth)
-                ax.scatter(j, i, marker="s", s=30, facecolors="none", edgecolors=viz.ACCENT, linewidths=0.8)
-            ax.tick_params(length=0, labelsize=6)
-            if layer == 0:
-                ax.set_title(f"head {head}", fontsize=8)
-            if head == 0:
-                ax.set_ylabel(f"layer {layer}\ntarget (query)", fontsize=7)
-            if layer == n_layers - 1:
-                ax.set_xlabel("source (key)", fontsize=7)
-        axes[0, 0].set_xticks(range(n_s), [str(t) for t in source_tokens])
-        axes[0, 0].set_yticks(range(n_t), [str(t) for t in target_tokens])
-        fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="weight")
+    """weights: (layers, heads, T, S), e.g. Attention.cross[i]; a new figure (returned): viz.model_view for the
+    rectangular weights of cross-attention, keys (source) along x, queries (target) down y, the true
+    alignment outlined."""
+    fig = viz.model_view(weights, source_tokens, query_tokens=target_tokens, true_alignment=true_alignment)
+    for ax in fig.axes[:-1]:  # the last axes is the colorbar
+        if ax.get_ylabel():
+            ax.set_ylabel(ax.get_ylabel().replace("query", "target (query)"), fontsize=7)
+        if ax.get_xlabel():
+            ax.set_xlabel("source (key)", fontsize=7)
     return fig

@@ -293,18 +293,29 @@ def update_head_view(lines, weights):
 
 
 @_styled
-def model_view(weights_layers_heads, tokens):
-    """weights_layers_heads: (L, H, n, n); a new figure (returned) with a grid of small heatmaps, one row
-    per layer and one column per head."""
+def model_view(weights_layers_heads, tokens, query_tokens=None, true_alignment=None):
+    """weights_layers_heads: (L, H, n_q, n_k); a new figure (returned) with a grid of small heatmaps, one
+    row per layer and one column per head, keys (`tokens`) along x and queries (`query_tokens`, by default
+    the same tokens: self-attention) down y. true_alignment: (n_q, n_k) booleans, outlined in every head."""
     w = as_float_array(weights_layers_heads, "weights_layers_heads", min_ndim=4)
-    n = len(tokens)
-    if w.ndim != 4 or w.shape[2:] != (n, n):
-        raise ValueError(f"weights_layers_heads must have shape (layers, heads, {n}, {n}) for {n} tokens, got {w.shape}")
+    query_tokens = tokens if query_tokens is None else query_tokens
+    n_q, n_k = len(query_tokens), len(tokens)
+    if w.ndim != 4 or w.shape[2:] != (n_q, n_k):
+        raise ValueError(f"weights_layers_heads must have shape (layers, heads, {n_q}, {n_k}) for {n_q} query "
+                         f"and {n_k} key tokens, got {w.shape}")
+    if true_alignment is not None:
+        true_alignment = np.asarray(true_alignment)
+        if true_alignment.dtype != np.bool_ or true_alignment.shape != (n_q, n_k):
+            raise ValueError(f"true_alignment must be a bool array of shape {(n_q, n_k)}, got "
+                             f"{true_alignment.dtype} {true_alignment.shape}")
     n_layers, n_heads = w.shape[:2]
     fig, axes = plt.subplots(n_layers, n_heads, figsize=(1.3 * n_heads + 0.6, 1.3 * n_layers + 0.4),
                              squeeze=False, sharex=True, sharey=True)
     for (layer, head), ax in np.ndenumerate(axes):
         image = ax.imshow(w[layer, head], cmap=CMAP, vmin=0, vmax=1)
+        if true_alignment is not None:
+            i, j = np.nonzero(true_alignment)
+            ax.scatter(j, i, marker="s", s=30, facecolors="none", edgecolors=ACCENT, linewidths=0.8)
         ax.tick_params(length=0, labelsize=6)
         if layer == 0:
             ax.set_title(f"head {head}", fontsize=8)
@@ -313,9 +324,9 @@ def model_view(weights_layers_heads, tokens):
         if layer == n_layers - 1:
             ax.set_xlabel("key", fontsize=8)
     # the axes are shared: one call names the tokens on all of them, and only the outer ones show them
-    axes[0, 0].set_xticks(range(n), tokens)
+    axes[0, 0].set_xticks(range(n_k), [str(t) for t in tokens])
     for ax in axes[-1]:  # each axes has its own tick label objects: rotate those that show (the bottom row)
         ax.tick_params(axis="x", labelrotation=90)
-    axes[0, 0].set_yticks(range(n), tokens)
+    axes[0, 0].set_yticks(range(n_q), [str(t) for t in query_tokens])
     fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="weight")
     return fig

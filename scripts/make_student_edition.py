@@ -18,9 +18,10 @@ Everything else stays, the exercises' checkers included: run on the stub, a chec
 wrong or ✔. Outputs, execution counts and saved widget state are cleared, so a student sees each
 result first when they compute it.
 
---site-config writes a copy of _config.yml whose repository branch is `student`: a site built with it
-(`make site-student`) has launch buttons (Colab, Binder, JupyterHub) that open the student edition,
-once it is published on that branch (book/class_deployment.md).
+--site-config writes the configuration of the student site (a _config.yml and a _toc.yml): a site built
+with it (`make site-student`) has launch buttons (Colab, Binder, JupyterHub) that open the student
+edition, once it is published on that branch (book/class_deployment.md), leaves the solution cells out
+of its pages and has no instructor guide.
 """
 import argparse
 import ast
@@ -39,20 +40,33 @@ REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUT
 def stub(source):
     """The student's starting point for a solution cell: signatures and names kept, the answer gone."""
     lines = source.splitlines()
-    out = ["# Exercise: complete this cell, then run the checker below."]
-    for node in ast.parse(source).body:
+    return "\n".join(["# Exercise: complete this cell, then run the checker below."] + _stub_block(ast.parse(source).body, lines))
+
+
+def _stub_block(body, lines):
+    """Stub lines for the statements `body` (at any depth: an `if` keeps its test and gets its body stubbed)."""
+    out = []
+    for node in body:
+        indent = re.match(r"\s*", lines[node.lineno - 1]).group(0)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body[0]
-            header_end = body.lineno - 1  # the lines before the first statement of the body: the signature
-            out += lines[(node.decorator_list[0].lineno if node.decorator_list else node.lineno) - 1:header_end]
-            indent = re.match(r"\s*", lines[body.lineno - 1]).group(0)
-            if isinstance(body, ast.Expr) and isinstance(body.value, ast.Constant) and isinstance(body.value.value, str):
-                out += lines[body.lineno - 1:body.end_lineno]  # the docstring says what to write: keep it
-            out.append(indent + TODO)
+            first = node.body[0]
+            out += lines[_first_line(node) - 1:first.lineno - 1]  # decorators and the signature
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                out += lines[first.lineno - 1:first.end_lineno]  # the docstring says what to write: keep it
+            out.append(re.match(r"\s*", lines[first.lineno - 1]).group(0) + TODO)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            out.append(" = ".join(ast.unparse(t) for t in targets) + " = ...  # your answer")
-    return "\n".join(out)
+            out.append(indent + " = ".join(ast.unparse(t) for t in targets) + " = ...  # your answer")
+        elif isinstance(node, ast.If):  # e.g. `if HAVE_TRITON:` around a kernel: keep the condition
+            inner = _stub_block(node.body, lines)
+            if inner:
+                out += lines[node.lineno - 1:_first_line(node.body[0]) - 1] + inner
+    return out
+
+
+def _first_line(node):
+    """The line a statement starts on: its first decorator's, for a decorated function."""
+    return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
 def without_regions(source):
@@ -79,16 +93,23 @@ STUDENT_BRANCH = "student"
 
 
 def write_site_config(path):
-    """_config.yml with the launch buttons on the student branch; the one setting that differs."""
+    """_config.yml for the student site, and its _toc.yml beside it: the launch buttons on the student
+    branch, the solution cells left out of the pages (book/_ext/student_edition.py), no instructor guide."""
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["repository"]["branch"] = STUDENT_BRANCH
+    config["sphinx"]["config"]["hide_solutions"] = True
+    config["exclude_patterns"] = config["exclude_patterns"] + ["book/instructor_guide.md"]
     # Jupyter Book resolves these against the folder of the configuration file: point them back here.
     config["sphinx"]["local_extensions"] = {k: str(ROOT / v) for k, v in config["sphinx"]["local_extensions"].items()}
     config["bibtex_bibfiles"] = [str(ROOT / f) for f in config["bibtex_bibfiles"]]
     config["html"]["favicon"] = str(ROOT / config["html"]["favicon"])
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
-    print(f"{path}: launch buttons on the branch {STUDENT_BRANCH!r}")
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    for part in toc["parts"]:
+        part["chapters"] = [c for c in part["chapters"] if c["file"] != "book/instructor_guide"]
+    (Path(path).parent / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False))
+    print(f"{path}: launch buttons on the branch {STUDENT_BRANCH!r}, solutions and instructor guide left out")
 
 
 def main(argv=None):

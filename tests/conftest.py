@@ -23,3 +23,21 @@ def browser():
         browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         yield browser
         browser.close()
+
+
+# The exercise checkers' verdicts (attn_course.exercises.Feedback), asserted the same way in every test file.
+
+def assert_rejects(feedback, *fragments):
+    """A ✘ whose message names every fragment (what is wrong, and the hint)."""
+    assert not feedback, f"expected a rejection, got {feedback!r}"
+    assert repr(feedback).startswith("✘")
+    for fragment in fragments:
+        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def assert_accepts(feedback, *fragments):
+    """A ✔ (whose message names every fragment, e.g. a hint to go further)."""
+    assert feedback, f"expected acceptance, got {feedback!r}"
+    assert repr(feedback).startswith("✔")
+    for fragment in fragments:
+        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"

@@ -43,11 +43,15 @@ def test_markdown_table_lists_every_chapter(capsys):
     assert rows[0].startswith("| chapter |") and len(rows) == 2 + len(class_links.chapters())
 
 
-def test_student_site_config_changes_only_the_branch(tmp_path):
+def test_student_site_config_changes_only_the_branch_solutions_and_guide(tmp_path):
     make_student_edition.main(["--site-config", str(tmp_path / "_config.yml")])
     student = yaml.safe_load((tmp_path / "_config.yml").read_text())
     assert student["repository"]["branch"] == "student"
     student["repository"]["branch"] = CONFIG["repository"]["branch"]
+    assert student["sphinx"]["config"].pop("hide_solutions") is True
+    assert student["exclude_patterns"].pop() == "book/instructor_guide.md"
+    toc = (tmp_path / "_toc.yml").read_text()
+    assert "instructor_guide" not in toc and toc.count("notebooks/") == (ROOT / "_toc.yml").read_text().count("notebooks/")
     # paths are made absolute so that the file works from another folder; they name the same files
     assert {k: Path(v) for k, v in student["sphinx"].pop("local_extensions").items()} == \
         {k: ROOT / v for k, v in CONFIG["sphinx"]["local_extensions"].items()}
@@ -58,3 +62,25 @@ def test_student_site_config_changes_only_the_branch(tmp_path):
     rest["sphinx"].pop("local_extensions")
     rest["html"].pop("favicon")
     assert student == rest
+
+
+def test_student_site_leaves_solution_cells_out():
+    from docutils import nodes
+    from docutils.utils import new_document
+    from docutils.frontend import get_default_settings
+
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import student_edition
+
+    doc = new_document("chapter", get_default_settings())
+    kept, solution = nodes.container(classes=["cell"]), nodes.container(classes=["cell", "tag_solution", "tag_hide-input"])
+    doc += [kept, solution]
+
+    class App:
+        class config:
+            hide_solutions = False
+    student_edition.drop_solutions(App, doc)
+    assert solution.parent is doc  # the main site keeps them
+    App.config.hide_solutions = True
+    student_edition.drop_solutions(App, doc)
+    assert list(doc.findall(nodes.container)) == [kept]

@@ -5,13 +5,7 @@ import pytest
 from attn_course import softmax
 from attn_course.exercises import check_bandwidth, check_kernel_weights, check_nadaraya_watson
 from attn_course.exercises.background import KERNEL_CASE
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+from conftest import assert_rejects
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -7,13 +7,7 @@ import pytest
 from attn_course import scaled_dot_product_attention, softmax
 from attn_course.exercises import check_cross_attention, check_path_lengths, check_soft_lookup
 from attn_course.exercises.concepts import KINDS, path_length
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+from conftest import assert_rejects
 
 
 # ---------------------------------------------------------------------------------------------------

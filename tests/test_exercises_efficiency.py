@@ -5,18 +5,7 @@ import pytest
 from attn_course.exercises import check_matrix_bytes, check_online_softmax_step, check_query_block
 from attn_course.exercises.efficiency import BlockReader, online_softmax_step, query_block_attention
 from attn_course.flash import query_block
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
-
-
-def assert_accepts(feedback):
-    assert feedback, f"expected acceptance, got {feedback!r}"
-    assert repr(feedback).startswith("✔")
+from conftest import assert_accepts, assert_rejects
 
 
 # ---------------------------------------------------------------------------------------------------

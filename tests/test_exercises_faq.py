@@ -5,13 +5,7 @@ import pytest
 from attn_course import scaled_dot_product_attention, softmax
 from attn_course.exercises import check_attention_entropy, check_four_steps, check_permutation_test
 from attn_course.exercises.faq import attention_entropy
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+from conftest import assert_rejects
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -12,18 +12,7 @@ import pytest
 
 from attn_course.exercises import check_attention_flops, check_launch_grid, check_softmax_kernel
 from attn_course.exercises.gpu import attention_flops, launch_grid
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
-
-
-def assert_accepts(feedback):
-    assert feedback, f"expected acceptance, got {feedback!r}"
-    assert repr(feedback).startswith("✔")
+from conftest import assert_accepts, assert_rejects
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,20 +11,7 @@ F = torch.nn.functional
 
 from attn_course.exercises import check_key_padding_mask, check_multi_head_attention, check_split_heads  # noqa: E402
 from attn_course.exercises.practice import _mha_case, reference_multi_head_attention  # noqa: E402
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
-
-
-def assert_accepts(feedback, *fragments):
-    assert feedback, f"expected acceptance, got {feedback!r}"
-    assert repr(feedback).startswith("✔")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+from conftest import assert_accepts, assert_rejects
 
 
 def test_importing_the_exercises_does_not_import_torch():

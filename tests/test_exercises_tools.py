@@ -8,13 +8,7 @@ from torch.nn.attention.bias import causal_lower_right  # noqa: E402
 from attn_course import hooks  # noqa: E402
 from attn_course.exercises import check_cached_attention, check_capture_weights, check_mha_mask  # noqa: E402
 from attn_course.nn import causal_mask  # noqa: E402
-
-
-def assert_rejects(feedback, *fragments):
-    assert not feedback, f"expected a rejection, got {feedback!r}"
-    assert repr(feedback).startswith("✘")
-    for fragment in fragments:
-        assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+from conftest import assert_rejects
 
 
 def test_importing_the_checkers_does_not_import_torch():

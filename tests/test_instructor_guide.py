@@ -30,6 +30,13 @@ def headings(nb):
     return at_cell
 
 
+def stored_text(cell):
+    if cell.cell_type != "code":
+        return ""
+    return "".join(o.get("text", "") if o.get("output_type") == "stream" else o.get("data", {}).get("text/plain", "")
+                   for o in cell.get("outputs", []))
+
+
 @pytest.fixture(scope="module")
 def guide():
     return GUIDE.read_text(encoding="utf-8")
@@ -50,9 +57,15 @@ def test_every_chapter_has_its_objectives_exercises_and_slides(guide, chapter):
         if line.strip():
             assert line.strip() in guide, f"{chapter}: objective {line.strip()!r} is not in the guide; {REGENERATE}"
     at_cell = headings(nb)
+    plain = re.sub(r"\\([\\`*_\[\]<>|$#~])", r"\1", guide)   # the guide's text with markdown escapes undone
     for i, cell in enumerate(nb.cells):
         if "solution" in cell.metadata.get("tags", []):
             assert f"\n#### {at_cell[i]}\n" in guide, f"{chapter}: no answer key for {at_cell[i]!r}; {REGENERATE}"
+            # the checker's messages the key quotes are the ones the chapter stores (and nbval checks)
+            for j in (i - 1, i - 2, i + 1):
+                for line in stored_text(nb.cells[j]).split("\n"):
+                    if line.startswith(("✘ ", "✔ ")):
+                        assert line[2:].strip() in plain, f"{chapter}: the guide does not quote {line!r}; {REGENERATE}"
     assert f'<a href="../slides/{chapter}.slides.html">' in guide, f"{chapter}: no slides link; {REGENERATE}"
 
 

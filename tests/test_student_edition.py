@@ -111,3 +111,12 @@ def test_student_notebooks_run_and_checkers_reject_the_stubs(edition, tmp_path):
                 assert "✘" in said, \
                     (f"{name}: the checker after the stub in cell {i} did not report the missing answer: {said[:200]} "
                      "(call the checker in the cell right after the solution, before anything that uses the answer)")
+
+
+def test_stub_reaches_inside_an_if():
+    source = ('if HAVE_TRITON:\n    @triton.jit\n    def kernel(X, BLOCK: tl.constexpr):\n        x = tl.load(X)\n\n'
+              '    def softmax(x):\n        return secret(x)\n')
+    got = student.stub(source)
+    assert "if HAVE_TRITON:\n    @triton.jit\n    def kernel(X, BLOCK: tl.constexpr):\n        raise NotImplementedError" in got
+    assert "    def softmax(x):\n        raise NotImplementedError" in got and "secret" not in got and "tl.load" not in got
+    ast.parse(got)

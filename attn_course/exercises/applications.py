@@ -9,14 +9,7 @@ NumPy only: each checker carries its own reference, so it can also check the pac
 """
 import numpy as np
 
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -36,7 +29,7 @@ def check_alignment_accuracy(fn):
     """Check `fn(weights, truth) -> float`: the share of queries (rows) whose largest weight falls on a
     key that is truly aligned with them. weights: (..., n_q, n_k); truth: bool, the same shape."""
     weights, truth, expected = _alignment_case()
-    result, error = _call(fn, weights, truth)
+    result, error = call(fn, weights, truth)
     if error is not None:
         return error
     if np.ndim(result) != 0:
@@ -70,7 +63,7 @@ def check_alignment_accuracy(fn):
         return Feedback(False, f"expected {expected} on a case where 3 of 4 queries pick a true key, got {result}")
 
     batch = np.stack([weights, weights[:, ::-1]]), np.stack([truth, truth])
-    result_b, error = _call(fn, *batch)
+    result_b, error = call(fn, *batch)
     reference = np.take_along_axis(batch[1], batch[0].argmax(-1)[..., None], -1).mean()
     if error is not None or np.ndim(result_b) != 0 or not np.isclose(float(result_b), reference):
         return Feedback(True, "correct on one sentence. Going further: make it work on a batch of shape "
@@ -104,7 +97,7 @@ def check_attention_pooling(fn):
     pooled = sum_j weights_j h_j: (batch, d).
     """
     h, u, mask = _pooling_case()
-    result, error = _call(fn, h, u, mask)
+    result, error = call(fn, h, u, mask)
     if error is not None:
         return error
     if not (isinstance(result, tuple) and len(result) == 2):
@@ -151,7 +144,7 @@ def check_attention_pooling(fn):
 
     h_big, u_big, mask_big = _pooling_case(seed=1, scale=1000.0)  # scores up to about 1400: exp overflows
     with np.errstate(all="ignore"):
-        result, error = _call(fn, h_big, u_big, mask_big)
+        result, error = call(fn, h_big, u_big, mask_big)
     if error is not None:
         return Feedback(False, f"with large scores your function raised {error.message.split(': ', 1)[-1]}")
     pooled_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
@@ -201,7 +194,7 @@ def check_rollout(fn):
     """
     weights = _rollout_case()
     n = weights.shape[-1]
-    result, error = _call(fn, weights)
+    result, error = call(fn, weights)
     if error is not None:
         return error
     result = np.asarray(result, dtype=np.float64)

@@ -4,23 +4,7 @@ import math
 import numpy as np
 
 from ..softmax import softmax
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback saying what the learner's function raised)."""
-    try:
-        with np.errstate(all="ignore"):  # overflow is diagnosed from the result, not printed as a warning
-            return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
-
-
-def _pair(result):
-    """(first, second) as float arrays, or None when `result` is not a pair."""
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return None
-    return tuple(np.asarray(r, dtype=np.float64) for r in result)
+from .feedback import Feedback, as_pair, call
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -45,10 +29,10 @@ def check_soft_lookup(fn):
     n, d_v = len(keys), values.shape[1]
     scores = keys @ query
     T = 0.5
-    result, error = _call(fn, query, keys, values, T)
+    result, error = call(fn, query, keys, values, T)
     if error is not None:
         return error
-    pair = _pair(result)
+    pair = as_pair(result)
     if pair is None:
         return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
     output, weights = pair
@@ -86,10 +70,10 @@ def check_soft_lookup(fn):
 
     # The hard lookup as a limit: at a very low temperature a naive exp overflows.
     T_low = 1e-3  # scores / T reach ~1000: exp overflows float64 past ~709
-    result, error = _call(fn, query, keys, values, T_low)
+    result, error = call(fn, query, keys, values, T_low)
     if error is not None:
         return Feedback(False, f"at temperature {T_low:g} {error.message[0].lower()}{error.message[1:]}")
-    output_low, weights_low = _pair(result)
+    output_low, weights_low = as_pair(result)
     if not (np.all(np.isfinite(weights_low)) and np.all(np.isfinite(output_low))):
         return Feedback(False, f"at temperature {T_low:g} the weights overflow to NaN/inf: exp(q·k / T) exceeds "
                                "float64; subtract the largest score before exp (softmax is shift invariant)")
@@ -124,13 +108,13 @@ def check_cross_attention(fn):
     dec, enc, W_q, W_k, W_v = _cross_case()
     n_tgt, n_src, d_model = len(dec), len(enc), dec.shape[1]
     d_k, d_v = W_k.shape[1], W_v.shape[1]
-    result, error = _call(fn, dec, enc, W_q, W_k, W_v)
+    result, error = call(fn, dec, enc, W_q, W_k, W_v)
     if error is not None:
         if "ValueError" in error.message:  # NumPy's and attn_course's shape errors
             return Feedback(False, error.message + f" (decoder_states has {n_tgt} rows, encoder_states {n_src}: "
                                                    "the keys and the values must both come from the encoder)")
         return error
-    pair = _pair(result)
+    pair = as_pair(result)
     if pair is None:
         return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
     output, weights = pair
@@ -217,7 +201,7 @@ def check_path_lengths(fn):
     for kind in KINDS:
         got = {}
         for n, k in _CASES:
-            answer, error = _call(fn, kind, n, k)
+            answer, error = call(fn, kind, n, k)
             if error is not None:
                 return Feedback(False, f"{kind}, n = {n}, k = {k}: {error.message}")
             got[n, k] = answer

@@ -9,16 +9,7 @@ NumPy only; each checker carries its own reference and the typical wrong answers
 """
 import numpy as np
 
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback saying what the learner's function raised)."""
-    try:
-        with np.errstate(all="ignore"):  # overflow is diagnosed from the result, not printed as a warning
-            return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -38,7 +29,7 @@ def check_matrix_bytes(fn):
     """Check `fn(n, heads, batch, dtype) -> int`: the bytes that the attention weights of shape
     (batch, heads, n, n) take in memory, for dtype a NumPy dtype name such as "float32"."""
     for n, heads, batch, dtype in _BYTES_CASES:
-        answer, error = _call(fn, n, heads, batch, dtype)
+        answer, error = call(fn, n, heads, batch, dtype)
         if error is not None:
             return error
         right = matrix_bytes(n, heads, batch, dtype)
@@ -127,7 +118,7 @@ def check_online_softmax_step(fn):
     blocks, values = _online_case()
     state = (-np.inf, 0.0, np.zeros(values[0].shape[1]))
     for t, (s, v) in enumerate(zip(blocks, values), start=1):
-        result, error = _call(fn, state[0], state[1], state[2].copy(), s.copy(), v.copy())
+        result, error = call(fn, state[0], state[1], state[2].copy(), s.copy(), v.copy())
         if error is not None:
             return Feedback(False, f"block {t}: {error.message}")
         got = _state(result)
@@ -144,7 +135,7 @@ def check_online_softmax_step(fn):
     big = [1000.0 + blocks[0], 1000.0 + blocks[1]]
     state = (-np.inf, 0.0, np.zeros(values[0].shape[1]))
     for t in range(2):
-        result, error = _call(fn, state[0], state[1], state[2].copy(), big[t], values[t])
+        result, error = call(fn, state[0], state[1], state[2].copy(), big[t], values[t])
         if error is not None:
             return Feedback(False, f"with scores near 1000: {error.message}")
         got = _state(result)
@@ -276,7 +267,7 @@ def check_query_block(fn):
     for n, block_size, spread in [(10, 4, 1.0), (12, 3, 1.0), (7, 7, 0.0), (9, 2, 1.0)]:
         q, k, v = _block_case(n=n, spread=spread, seed=n)
         k_reader, v_reader = BlockReader(k, block_size, "k"), BlockReader(v, block_size, "v")
-        result, error = _call(fn, q, k_reader, v_reader, block_size)
+        result, error = call(fn, q, k_reader, v_reader, block_size)
         case = f"n = {n} keys in blocks of {block_size}"
         if error is not None:
             return Feedback(False, f"{case}: {error.message}")
@@ -311,7 +302,7 @@ def check_query_block(fn):
 
     q, k, v = _block_case(seed=1, n=8)
     q, k = 40.0 * q, 40.0 * k  # scores in the thousands: exp overflows unless the maximum is subtracted
-    result, error = _call(fn, q, BlockReader(k, 4, "k"), BlockReader(v, 4, "v"), 4)
+    result, error = call(fn, q, BlockReader(k, 4, "k"), BlockReader(v, 4, "v"), 4)
     if error is not None:
         return Feedback(False, f"with large scores: {error.message}")
     out = np.asarray(result, dtype=np.float64)

@@ -9,15 +9,7 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..positional import sinusoidal_encoding
 from ..softmax import softmax
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    try:
-        with np.errstate(all="ignore"):  # overflow is diagnosed from the result, not printed as a warning
-            return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -70,7 +62,7 @@ def check_permutation_test(fn):
     layers = _layers()
     answers = {}
     for name, (layer, _) in layers.items():
-        answer, error = _call(fn, layer, x.copy(), perm.copy())
+        answer, error = call(fn, layer, x.copy(), perm.copy())
         if error is not None:
             if "IndexError" in error.message or "out of bounds" in error.message:
                 return Feedback(False, error.message + " (perm reorders the positions, the ROWS of x: x[perm])")
@@ -118,7 +110,7 @@ def check_four_steps(fn):
     x: (n, d_model)  W_q, W_k: (d_model, d_k)  W_v: (d_model, d_v)  ->  output (n, d_v), weights (n, n)."""
     x, W_q, W_k, W_v = _steps_case()
     n, d_model, d_k, d_v = len(x), x.shape[1], W_k.shape[1], W_v.shape[1]
-    result, error = _call(fn, x, W_q, W_k, W_v)
+    result, error = call(fn, x, W_q, W_k, W_v)
     if error is not None:
         return error
     if not (isinstance(result, tuple) and len(result) == 2):
@@ -168,7 +160,7 @@ def check_four_steps(fn):
 
     # Large inputs: scores in the thousands must not overflow the softmax.
     big = _steps_case(scale=30.0)
-    result, error = _call(fn, *big)
+    result, error = call(fn, *big)
     if error is not None:
         return Feedback(False, f"with large inputs {error.message[0].lower()}{error.message[1:]}")
     output_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
@@ -205,7 +197,7 @@ def check_attention_entropy(fn):
     w = _entropy_case()
     n_q, n_k = w.shape
     right = attention_entropy(w)
-    result, error = _call(fn, w.copy())
+    result, error = call(fn, w.copy())
     if error is not None:
         return error
     try:
@@ -239,7 +231,7 @@ def check_attention_entropy(fn):
         return Feedback(False, f"for weights {w[3].tolist()} the entropy is {right[3]:.4f} nats, you gave {h[3]:.4f}")
 
     batch = np.stack([w, w[::-1]])                      # (2, n_q, n_k): a batch of two matrices
-    result_b, error = _call(fn, batch)
+    result_b, error = call(fn, batch)
     if error is not None or np.shape(result_b) != (2, n_q) or not np.allclose(result_b, attention_entropy(batch)):
         return Feedback(False, f"right for one matrix, but not for a batch of shape {batch.shape}: sum over axis=-1 "
                                "(not axis=1), so that leading dimensions (batch, heads) are kept")

@@ -1,5 +1,8 @@
-"""What every checker returns: a verdict that prints as one line and says what is wrong."""
+"""What every checker returns (a verdict that prints as one line and says what is wrong), and how a
+checker calls the learner's function."""
 from dataclasses import dataclass
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -14,3 +17,19 @@ class Feedback:
 
     def __repr__(self):
         return ("✔ " if self.ok else "✘ ") + self.message
+
+
+def call(fn, *args):
+    """(result, None), or (None, Feedback saying what the learner's function raised)."""
+    try:
+        with np.errstate(all="ignore"):  # overflow and 0/0 are diagnosed from the result, not printed as warnings
+            return fn(*args), None
+    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def as_pair(result):
+    """(first, second) as float64 arrays, or None when `result` is not a pair."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return None
+    return tuple(np.asarray(r, dtype=np.float64) for r in result)

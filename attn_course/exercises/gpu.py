@@ -12,16 +12,7 @@ import math
 
 import numpy as np
 
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    """(result, None) or (None, Feedback saying what the learner's function raised)."""
-    try:
-        with np.errstate(all="ignore"):
-            return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 def _number(x):
@@ -50,7 +41,7 @@ def check_attention_flops(fn):
     matrix products, q @ k^T and p @ v, for q, k, v of shape (batch, heads, n, d)."""
     for causal in (False, True):
         for b, h, n, d in _FLOP_CASES:
-            answer, error = _call(fn, b, h, n, d, causal)
+            answer, error = call(fn, b, h, n, d, causal)
             if error is not None:
                 return error
             got = _number(answer)
@@ -105,7 +96,7 @@ def check_launch_grid(fn):
     """Check `fn(batch, heads, n_q, block_m) -> (programs on axis 0, programs on axis 1)`: one program per
     block of block_m queries (axis 0, as tl.program_id(0) * BLOCK_M gives i0) of each (batch, head) (axis 1)."""
     for b, h, n_q, block_m in _GRID_CASES:
-        answer, error = _call(fn, b, h, n_q, block_m)
+        answer, error = call(fn, b, h, n_q, block_m)
         if error is not None:
             return error
         if not (isinstance(answer, (tuple, list)) and len(answer) == 2 and all(_number(a) is not None for a in answer)):
@@ -163,7 +154,7 @@ def check_softmax_kernel(fn):
         return Feedback(False, "this exercise needs PyTorch and Triton, and PyTorch is not installed")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for name, x in _softmax_cases(torch, device):
-        answer, error = _call(fn, x.clone())
+        answer, error = call(fn, x.clone())
         if error is not None:
             hint = ""
             if "power of 2" in error.message:

@@ -11,15 +11,7 @@ a gradient, ...), so that its message says what to fix.
 import numpy as np
 
 from ..backward import numerical_gradient
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    try:
-        with np.errstate(all="ignore"):  # a learner's overflow is diagnosed from the result, not warned about
-            return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, as_pair, call
 
 
 def _close(a, b, rtol=1e-6, atol=1e-9):
@@ -43,7 +35,7 @@ def check_score_variance(fn):
     k_i is independent, with mean 0 and standard deviations sigma_q and sigma_k."""
     answers = []
     for d_k, s_q, s_k in _VARIANCE_CASES:
-        answer, error = _call(fn, d_k, s_q, s_k)
+        answer, error = call(fn, d_k, s_q, s_k)
         if error is not None:
             return Feedback(False, f"d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k}: {error.message}")
         if np.ndim(answer) != 0:
@@ -124,12 +116,6 @@ def _mask_case(seed, n_q=4, n_k=6, d_k=4, d_v=3, big=1.0):
     return q, k, v, causal & padding[None, :]
 
 
-def _pair(result):
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return None
-    return tuple(np.asarray(r, dtype=np.float64) for r in result)
-
-
 def check_masked_attention(fn):
     """Check `fn(q, k, v, mask) -> (output, weights)`: scaled dot-product attention with a boolean mask.
 
@@ -140,10 +126,10 @@ def check_masked_attention(fn):
     """
     q, k, v, mask = _mask_case(0)
     n_q, n_k, d_k, d_v = len(q), len(k), q.shape[1], v.shape[1]
-    result, error = _call(fn, q, k, v, mask)
+    result, error = call(fn, q, k, v, mask)
     if error is not None:
         return error
-    pair = _pair(result)
+    pair = as_pair(result)
     if pair is None:
         return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
     output, weights = pair
@@ -185,11 +171,11 @@ def check_masked_attention(fn):
     # A query that may attend to nothing (a fully padded row): all its scores are -inf.
     empty = mask.copy()
     empty[0] = False
-    result, error = _call(fn, q, k, v, empty)
+    result, error = call(fn, q, k, v, empty)
     if error is not None:
         return Feedback(False, "when query 0 may attend to no key, " + error.message[0].lower() + error.message[1:]
                         + "; return zero weights and a zero output for it instead")
-    output, weights = _pair(result)
+    output, weights = as_pair(result)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
         return Feedback(False, "when a query may attend to no key, all its scores are -inf, the max subtracted is -inf, "
                                "and -inf - (-inf) = NaN: give such a row zero weights (e.g. divide by "
@@ -204,10 +190,10 @@ def check_masked_attention(fn):
 
     # Large scores: a masked softmax must still be stable.
     q_big, k_big, v_big, mask_big = _mask_case(1, big=2000.0)  # scores in the thousands
-    result, error = _call(fn, q_big, k_big, v_big, mask_big)
+    result, error = call(fn, q_big, k_big, v_big, mask_big)
     if error is not None:
         return Feedback(False, "with large scores " + error.message)
-    output, weights = _pair(result)
+    output, weights = as_pair(result)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
         return Feedback(False, "with large scores (thousands) exp overflows to inf and the weights become NaN: subtract each "
                                "row's largest allowed score before exp (softmax is shift invariant)")
@@ -286,7 +272,7 @@ def check_attention_backward(fn):
     for seed, shape in [(0, (4, 4, 3, 2)), (1, (3, 5, 4, 2))]:  # square first: a missing .T has the right shape
         q, k, v, g = _backward_case(seed, *shape)
         sizes = "n_q = {}, n_k = {}, d_k = {}, d_v = {}".format(*shape)
-        result, error = _call(fn, q, k, v, g)
+        result, error = call(fn, q, k, v, g)
         if error is not None:
             return Feedback(False, f"with {sizes}: {error.message} (the shapes: dq like q (n_q, d_k), dk like k "
                                    "(n_k, d_k), dv like v (n_k, d_v); is a transpose missing?)")

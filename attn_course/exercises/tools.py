@@ -8,14 +8,7 @@
 
 torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only.
 """
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -41,7 +34,7 @@ def check_mha_mask(fn):
     from ..nn import MultiHeadAttention
     allowed = _mask_case()
     n_q, n_k = allowed.shape
-    result, error = _call(fn, allowed.clone())
+    result, error = call(fn, allowed.clone())
     if error is not None:
         return error
     if not isinstance(result, torch.Tensor):
@@ -140,7 +133,7 @@ def check_cached_attention(fn):
     from ..nn import scaled_dot_product_attention
     cases, results = [_cache_case(n_q, n_k, seed=n_q * 10 + n_k) for n_q, n_k in _CACHE_CASES], []
     for (n_q, n_k), (q, k, v) in zip(_CACHE_CASES, cases):
-        result, error = _call(fn, q.clone(), k.clone(), v.clone())
+        result, error = call(fn, q.clone(), k.clone(), v.clone())
         if error is not None:
             if "is_causal" in error.message or "attn_mask" in error.message:
                 return Feedback(False, error.message + " (pass either is_causal or attn_mask, not both)")
@@ -211,7 +204,7 @@ def check_capture_weights(fn):
     encoder, x = _encoder()
     n_layers, n_heads = len(encoder.layers), encoder.layers[0].self_attn.num_heads
     batch, n = x.shape[:2]
-    result, error = _call(fn, encoder, x.clone())
+    result, error = call(fn, encoder, x.clone())
     left = _hooks_left(encoder)
     if error is not None:
         if "NoneType" in error.message:
@@ -259,7 +252,7 @@ def check_capture_weights(fn):
     if all(torch.allclose(g, e, atol=1e-5) for g, e in zip(got, expected)):
         # a second input: the function must capture afresh, not return what an earlier call left behind
         x2 = torch.flip(x, dims=[1])
-        result2, error = _call(fn, encoder, x2)
+        result2, error = call(fn, encoder, x2)
         if error is None and all(torch.allclose(w.detach().float(), e, atol=1e-5)
                                  for w, e in zip(result2, _reference_weights(encoder, x2))) and len(result2) == n_layers:
             return Feedback(True, f"correct: {n_layers} layers x {n_heads} heads of weights, each row a distribution "

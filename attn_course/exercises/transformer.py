@@ -13,14 +13,7 @@ check_causal_mask imports torch only when it runs.
 """
 import numpy as np
 
-from .feedback import Feedback
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+from .feedback import Feedback, call
 
 
 def _bool_matrix(result, shape, what):
@@ -43,7 +36,7 @@ def check_reversal_alignment(fn):
     """Check `fn(n) -> (n, n)` bool: True at [i, j] when target token i of a reversed string of n tokens is
     source token j. Rows are target positions (queries), columns source positions (keys)."""
     for n in (5, 8):
-        result, error = _call(fn, n)
+        result, error = call(fn, n)
         if error is not None:
             return error
         a, error = _bool_matrix(result, (n, n), f"for n = {n} your matrix")
@@ -91,7 +84,7 @@ def check_positional_encoding(fn):
     """Check `fn(n_positions, d_model) -> (n_positions, d_model)`: the sinusoidal position encoding,
     PE[pos, 2i] = sin(pos / 10000^(2i / d_model)), PE[pos, 2i + 1] = cos(pos / 10000^(2i / d_model)), pos from 0."""
     n, d = 12, 16
-    result, error = _call(fn, n, d)
+    result, error = call(fn, n, d)
     if error is not None:
         return error
     if hasattr(result, "detach"):
@@ -121,7 +114,7 @@ def check_positional_encoding(fn):
     else:
         return Feedback(False, "the values differ from sin(pos / 10000^(2i/d_model)) in column 2i and the cosine in "
                                "column 2i + 1; row 0 should be 0, 1, 0, 1, ...")
-    result, error = _call(fn, 5, 7)
+    result, error = call(fn, 5, 7)
     if error is not None or np.shape(result) != (5, 7) or not np.allclose(np.asarray(result, dtype=np.float64),
                                                                           _sinusoidal(5, 7), atol=1e-6):
         return Feedback(True, "correct for even d_model. Going further: make it work for an odd d_model too (the last "
@@ -156,7 +149,7 @@ def check_transformer_masks(fn):
         cross   (batch, n_target, n_source)  target queries over source keys: every real source token
     """
     source_lengths, target_lengths, n_s, n_t = np.array([5, 3]), np.array([4, 2]), 5, 4
-    result, error = _call(fn, source_lengths, target_lengths, n_s, n_t)
+    result, error = call(fn, source_lengths, target_lengths, n_s, n_t)
     if error is not None:
         return error
     if not (isinstance(result, (tuple, list)) and len(result) == 3):
@@ -219,7 +212,7 @@ def check_causal_mask(fn):
     of a small (untrained) GPT and check that what it predicts at a position does not change when a later
     token changes: the model cannot read the future."""
     for n in (4, 7, 1):
-        result, error = _call(fn, n)
+        result, error = call(fn, n)
         if error is not None:
             return error
         a, error = _bool_matrix(result, (n, n), f"for n = {n} your mask")
@@ -278,7 +271,7 @@ def check_perplexity(fn):
     targets = np.array([0, 3, 1, 4, 2, 2])
     nll = -_log_softmax(logits)[np.arange(6), targets]
     expected = float(np.exp(nll.mean()))
-    result, error = _call(fn, logits, targets)
+    result, error = call(fn, logits, targets)
     if error is not None:
         return error
     if np.ndim(result) != 0:
@@ -307,7 +300,7 @@ def check_perplexity(fn):
         return Feedback(False, f"expected {expected:.4f} = exp(mean -log softmax(logits)[target]), got {result:.4f}")
     shifted = logits + 1000.0  # the same distribution (softmax ignores a shift), but exp(1000) overflows
     with np.errstate(all="ignore"):
-        result_big, error = _call(fn, shifted, targets)
+        result_big, error = call(fn, shifted, targets)
     if error is not None or not np.isfinite(result_big) or not np.isclose(float(result_big), expected, rtol=1e-6):
         return Feedback(False, "right on small logits, but adding 1000 to every logit (which changes no probability) "
                                "breaks it: exp overflows. Subtract each row's largest logit before exp")
@@ -324,7 +317,7 @@ def check_induction_scores(fn):
     w /= w.sum(axis=-1, keepdims=True)
     t = np.arange(p, 2 * p)
     expected = w[..., t, t - p + 1].mean(axis=-1)
-    result, error = _call(fn, w, p)
+    result, error = call(fn, w, p)
     if error is not None:
         return error
     r = np.asarray(result, dtype=np.float64)
