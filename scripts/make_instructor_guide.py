@@ -354,7 +354,7 @@ def sessions():
                   "Ask: *which score keeps its spread as $d$ grows?* before showing the table."),
                  ("72–80", f"{c3.sec('What attention costs')}, *The source's pros and cons, checked one by one*.",
                   "Ask for a show of hands: *is attention cheaper than an RNN?* Then show the $n^2$ memory."),
-                 ("80–90", f"{c3.sec('Exercise 3.2: write attention yourself')}, started in class.", "")],
+                 ("80–90", f"{c3.sec('Exercise 3.2 (implement): write attention yourself')}, started in class.", "")],
                 ["3.1"]))
     out.append(("Session 3: the mathematics", [c4],
                 "Derivations at the board, each followed by the cell that checks it.",
@@ -517,7 +517,7 @@ def misconceptions():
         "and values.",
         "The decoder asks: its state is the query; the encoder's states are the keys and the values. The target "
         "sentence is not written yet when it would be needed. The cells under *Who asks and who answers* run the source's roles: the weights come out (source × target), and at step $t$ only the target words already written exist.",
-        [s("02_concepts", "Who asks and who answers"), s("02_concepts", "Exercise 2.2: cross-attention with the roles right"),
+        [s("02_concepts", "Who asks and who answers"), s("02_concepts", "Exercise 2.2 (implement): cross-attention with the roles right"),
          s("04_mathematics", "Case study 1: translation, done for real"),
          s("06_applications", "1. Translation: where does the decoder look?"),
          s("06b_transformer", "The architecture")])
@@ -567,12 +567,12 @@ def misconceptions():
         "Reshape to (batch, n, heads, d_head), then transpose; a reshape alone mixes positions inside every head, "
         "and `merge(split(x)) == x` does not catch it.",
         [s("05_practice", "Multi-head attention, from the NumPy version"),
-         s("05_practice", "Exercise 5.1: split and merge heads (medium)")])
+         s("05_practice", "Exercise 5.1 (medium): split and merge heads")])
     add("`is_causal=True` is right whenever a decoder must not see the future.",
         "It aligns the diagonal to the top left; with a key–value cache the queries are the last positions and need "
         "the bottom-right alignment. With one new token, `is_causal=True` lets it see only the first key.",
         [s("07_tools", "`is_causal`: where does the diagonal start?"),
-         s("07_tools", "Exercise 7.2: causal attention with a cache")])
+         s("07_tools", "Exercise 7.2 (medium): causal attention with a cache")])
     add("Attention knows the order of its inputs.",
         "Reorder the keys and values together and a query's output does not change; order must be added by "
         "positional encodings.",

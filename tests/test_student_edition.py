@@ -27,15 +27,17 @@ def solution_cells(nb):
 
 
 def answer_lines(source):
-    """The lines of a solution that ARE the answer: not its signature, docstring, comments or blank lines."""
-    tree = ast.parse(source)
+    """The lines of a solution that ARE the answer: not the signatures, decorators and docstrings of its
+    functions, nor the `if` lines around them (the stub keeps those), nor comments or blank lines."""
     kept = set()
-    for node in tree.body:
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            kept.update(range(node.lineno, node.body[0].lineno))
+            kept.update(range(student._first_line(node), node.body[0].lineno))
             first = node.body[0]
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
                 kept.update(range(first.lineno, first.end_lineno + 1))
+        elif isinstance(node, ast.If):
+            kept.update(range(node.lineno, student._first_line(node.body[0])))
     return [line.split("#")[0].strip() for i, line in enumerate(source.splitlines(), 1)
             if i not in kept and line.split("#")[0].strip()]
 
