@@ -9,7 +9,7 @@ NumPy only: each checker carries its own reference, so it can also check the pac
 """
 import numpy as np
 
-from .feedback import Feedback, call
+from .feedback import Feedback, call, call_for_pair
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -97,12 +97,10 @@ def check_attention_pooling(fn):
     pooled = sum_j weights_j h_j: (batch, d).
     """
     h, u, mask = _pooling_case()
-    result, error = call(fn, h, u, mask)
+    pair, error = call_for_pair(fn, h, u, mask, what="(pooled, weights)")
     if error is not None:
         return error
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return Feedback(False, f"expected a pair (pooled, weights), got {type(result).__name__}")
-    pooled, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    pooled, weights = pair
     b, n, d = h.shape
     if weights.shape == (b, d) and pooled.shape == (b, n) and n != d:
         return Feedback(False, "the pair is in the wrong order: return (pooled, weights), pooled (batch, d) first")

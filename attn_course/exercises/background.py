@@ -14,7 +14,7 @@ NumPy only: each checker carries its own reference.
 """
 import numpy as np
 
-from .feedback import Feedback, call
+from .feedback import Feedback, call, call_for_pair
 
 # Exercise 1.1: one query, three training points, and a bandwidth at which 2h^2, h^2, h and 2h all differ
 # (not 1, where h = h^2, nor 0.5, where h = 2h^2), so that each way of misusing h gives other weights; and
@@ -130,12 +130,10 @@ def check_nadaraya_watson(fn):
     x_query = np.array([0.3, 1.7, 2.2, 4.1, 4.9])
     m, n = len(x_query), len(x_train)
     h = 0.3  # 2h^2, h^2, h and 2h all differ here, so each way of misusing h gives different weights
-    result, error = call(fn, x_query, x_train, y_train, h)
+    pair, error = call_for_pair(fn, x_query, x_train, y_train, h, what="(predictions, weights)")
     if error is not None:
         return error
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return Feedback(False, f"expected a pair (predictions, weights), got {type(result).__name__}")
-    predictions, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    predictions, weights = pair
     if weights.shape != (m, n):
         hint = " (one row per query: the queries go first, x_query[:, None] - x_train[None, :])" \
             if weights.shape == (n, m) else ""

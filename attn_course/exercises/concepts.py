@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call
+from .feedback import Feedback, as_pair, call, call_for_pair
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -29,12 +29,9 @@ def check_soft_lookup(fn):
     n, d_v = len(keys), values.shape[1]
     scores = keys @ query
     T = 0.5
-    result, error = call(fn, query, keys, values, T)
+    pair, error = call_for_pair(fn, query, keys, values, T)
     if error is not None:
         return error
-    pair = as_pair(result)
-    if pair is None:
-        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
     output, weights = pair
     if weights.shape != (n,):
         hint = " (squeeze the query axis: one query gives one row of weights)" if weights.size == n else ""

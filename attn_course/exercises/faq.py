@@ -9,7 +9,7 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..positional import sinusoidal_encoding
 from ..softmax import softmax
-from .feedback import Feedback, call
+from .feedback import Feedback, call, call_for_pair
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -110,12 +110,10 @@ def check_four_steps(fn):
     x: (n, d_model)  W_q, W_k: (d_model, d_k)  W_v: (d_model, d_v)  ->  output (n, d_v), weights (n, n)."""
     x, W_q, W_k, W_v = _steps_case()
     n, d_model, d_k, d_v = len(x), x.shape[1], W_k.shape[1], W_v.shape[1]
-    result, error = call(fn, x, W_q, W_k, W_v)
+    pair, error = call_for_pair(fn, x, W_q, W_k, W_v)
     if error is not None:
         return error
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
-    output, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    output, weights = pair
     if weights.shape != (n, n):
         return Feedback(False, f"weights has shape {weights.shape}, expected (n, n) = {(n, n)}: one row per query "
                                "position, one column per key position")

@@ -33,3 +33,15 @@ def as_pair(result):
     if not (isinstance(result, tuple) and len(result) == 2):
         return None
     return tuple(np.asarray(r, dtype=np.float64) for r in result)
+
+
+def call_for_pair(fn, *args, what="(output, weights)"):
+    """((first, second) as float64 arrays, None), or (None, Feedback saying what the learner's function
+    raised or that it did not return a pair)."""
+    result, error = call(fn, *args)
+    if error is not None:
+        return None, error
+    pair = as_pair(result)
+    if pair is None:
+        return None, Feedback(False, f"expected a pair {what}, got {type(result).__name__}")
+    return pair, None

@@ -11,7 +11,7 @@ a gradient, ...), so that its message says what to fix.
 import numpy as np
 
 from ..backward import numerical_gradient
-from .feedback import Feedback, as_pair, call
+from .feedback import Feedback, as_pair, call, call_for_pair
 
 
 def _close(a, b, rtol=1e-6, atol=1e-9):
@@ -126,12 +126,9 @@ def check_masked_attention(fn):
     """
     q, k, v, mask = _mask_case(0)
     n_q, n_k, d_k, d_v = len(q), len(k), q.shape[1], v.shape[1]
-    result, error = call(fn, q, k, v, mask)
+    pair, error = call_for_pair(fn, q, k, v, mask)
     if error is not None:
         return error
-    pair = as_pair(result)
-    if pair is None:
-        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
     output, weights = pair
     if weights.shape != (n_q, n_k):
         return Feedback(False, f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}")
