@@ -6,14 +6,35 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site site-student test execute student setup chromium clean
+.PHONY: site site-student test test-quick test-other-cpu execute student dist setup chromium clean
 
 site: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/jupyter-book build . -W --keep-going --all
 	$(BIN)/python scripts/make_slides.py
 
-test: site chromium
+test: site chromium test-other-cpu
 	$(BIN)/python -m pytest
+
+# The chapters under strict nbval as another machine computes them: OpenBLAS's Sandybridge kernels (NumPy),
+# PyTorch's non-vectorised kernels and MKL's and oneDNN's AVX2 code paths, one thread. A stored output that
+# depends on the CPU's floating-point kernels fails here.
+OTHER_CPU := OPENBLAS_CORETYPE=Sandybridge ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=AVX2 \
+             ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+test-other-cpu: $(VENV)/.installed
+	$(OTHER_CPU) $(BIN)/python -m pytest notebooks -p no:cacheprovider -q
+
+# The inner loop while editing (a few minutes): everything but the slow tests (retraining, the Colab-like
+# install, the student edition run, JupyterLab) and the browser; add a chapter's path to narrow it.
+test-quick: $(VENV)/.installed
+	$(BIN)/python -m pytest -m "not slow and not browser" -q
+
+# The release Colab installs by name (the install cell of every chapter pins attn_course.__version__):
+# the sdist and the wheel in dist/, checked with twine. Publish with `twine upload dist/*`.
+dist: $(VENV)/.installed
+	rm -rf dist build
+	$(BIN)/python -m build --no-isolation --sdist --wheel --outdir dist .
+	rm -rf build attn_course.egg-info
+	$(BIN)/twine check --strict dist/*
 
 # Re-execute every chapter in place, deterministically, storing outputs and widget state.
 execute: $(VENV)/.installed

@@ -33,7 +33,7 @@ from .positional import rotary_embedding, sinusoidal_encoding
 from .scores import additive_score, cosine_score, dot_score, general_score, scaled_dot_score
 from .softmax import softmax
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # the one definition: pyproject.toml and every chapter's install cell read it
 __all__ = ["softmax", "scaled_dot_product_attention", "causal_mask",
            "dot_score", "scaled_dot_score", "general_score", "additive_score", "cosine_score",
            "MultiHeadParams", "init_params", "multi_head_attention", "split_heads", "merge_heads", "padding_mask",

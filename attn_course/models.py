@@ -15,7 +15,9 @@
 `train(name)` retrains one of the four applications from its seed, deterministically (one thread,
 float64 arithmetic, deterministic algorithms), and `load(name)` returns the model with the weights
 shipped in attn_course/weights/<name>.npz, which `scripts/train_applications.py` writes with
-`save_weights`: plain arrays, read back with allow_pickle=False.
+`save_weights`: plain float32 arrays, read back with allow_pickle=False. Both return the model in
+float64 holding float32 values: the figures a chapter prints then come out the same on any CPU or GPU
+(float32 arithmetic would differ from one BLAS kernel to another in the digits the chapters print).
 """
 import contextlib
 import time
@@ -353,7 +355,8 @@ def train(name, seed=0, steps=None, device="cpu", verbose=False):
 
     Deterministic: torch.manual_seed(seed) for the initial weights, a NumPy generator seeded with `seed`
     for the order of the minibatches, float64 arithmetic (so that rounding differences between CPUs
-    stay far below float32 resolution), one thread. Returns the model in float32, in eval mode."""
+    stay far below float32 resolution), one thread. Returns the model as load() does: float32 values in
+float64, in eval mode."""
     recipe = _check_name(name)
     steps = recipe.steps if steps is None else steps
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -382,13 +385,14 @@ def train(name, seed=0, steps=None, device="cpu", verbose=False):
             schedule.step()
             if verbose and (step + 1) % 100 == 0:
                 print(f"{name}: step {step + 1:4d}  loss {loss.item():.4f}  ({time.perf_counter() - start:.1f} s)")
-    return model.float().eval()
+    return model.float().double().eval()  # the shipped weights' float32 values, computed with in float64
 
 
 def load(name, device="cpu"):
-    """The model of application `name` with its shipped weights (attn_course/weights/<name>.npz), in eval mode."""
+    """The model of application `name` with its shipped weights (attn_course/weights/<name>.npz), in eval mode,
+    computing in float64 (see the module's docstring)."""
     recipe = _check_name(name)
-    return load_weights(recipe.model(), WEIGHTS / f"{name}.npz").to(device).eval()
+    return load_weights(recipe.model(), WEIGHTS / f"{name}.npz").to(device, torch.float64).eval()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -406,7 +410,7 @@ def evaluate(name, model, part=None, device=None):
     part = RECIPES[name].data()[1] if part is None else part
     device = next(model.parameters()).device if device is None else device
     model.eval()
-    x, y = _tensors(name, part, device, torch.float32)
+    x, y = _tensors(name, part, device, next(model.parameters()).dtype)
     if name in ("translation", "speech"):
         predictions, weights = model.generate(x, y.shape[1])
         alignment = part.alignment
@@ -437,7 +441,7 @@ def occlusion(model, images, labels):
     input is blanked (set to 0, the background), patch by patch. A measure of what the model uses that
     does not read its attention. images: (n, 8, 8) array; labels: (n,) ints."""
     device = next(model.parameters()).device
-    x = torch.as_tensor(np.asarray(images), dtype=torch.float32, device=device)
+    x = torch.as_tensor(np.asarray(images), dtype=next(model.parameters()).dtype, device=device)
     rows = torch.arange(len(x), device=device)
     y = torch.as_tensor(np.asarray(labels), device=device)
     p = model.patch

@@ -21,7 +21,8 @@ Two trained models ship in attn_course/weights/ (plain float32 arrays, .npz):
     "reverse"   a Transformer that reverses strings of 8 digits (attn_course.sequences.reverse_split)
     "tales"     a GPT trained on generated parrot tales (attn_course.sequences.tale_split)
 train(name) retrains one from its seed, deterministically (attn_course.models.deterministic: one
-thread, float64); load(name) reads the shipped weights (models.load_weights, allow_pickle=False).
+thread, float64); load(name) reads the shipped weights (models.load_weights, allow_pickle=False). Both
+return the model computing in float64, as attn_course.models explains.
 """
 import math
 import time
@@ -264,7 +265,7 @@ def train(name, seed=None, steps=None, device="cpu", verbose=False, **options):
     Deterministic as attn_course.models.train: torch.manual_seed(seed) for the initial weights, a NumPy
     generator seeded with `seed` for the minibatches, float64 arithmetic, one thread. Adam with the
     learning rate constant for 60% of the steps, then falling linearly to zero. Returns the model in
-    float32, in eval mode; its attribute `seconds` holds the training time (wall clock)."""
+    float64 holding float32 values (as load() does), in eval mode; its attribute `seconds` holds the training time (wall clock)."""
     recipe = _check_name(name)
     steps = recipe.steps if steps is None else steps
     seed = recipe.seed if seed is None else seed
@@ -291,15 +292,15 @@ def train(name, seed=None, steps=None, device="cpu", verbose=False, **options):
             schedule.step()
             if verbose and (step + 1) % 100 == 0:
                 print(f"{name}: step {step + 1:4d}  loss {loss.item():.4f}  ({time.perf_counter() - start:.1f} s)")
-    model = model.float().eval()
+    model = model.float().double().eval()  # the shipped weights' float32 values, computed with in float64
     model.seconds = time.perf_counter() - start
     return model
 
 
 def load(name, device="cpu"):
-    """Model `name` with its shipped weights (attn_course/weights/), in eval mode."""
+    """Model `name` with its shipped weights (attn_course/weights/), in eval mode, computing in float64."""
     recipe = _check_name(name)
-    return load_weights(recipe.model(), WEIGHTS / FILES[name]).to(device).eval()
+    return load_weights(recipe.model(), WEIGHTS / FILES[name]).to(device, torch.float64).eval()
 
 
 def save(name, model):

@@ -41,3 +41,17 @@ def assert_accepts(feedback, *fragments):
     assert repr(feedback).startswith("✔")
     for fragment in fragments:
         assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def notebook_output(chapter, containing):
+    """The stored text output of the first code cell of notebooks/<chapter>.ipynb whose output holds
+    `containing`: what the chapter prints, for tests that recompute it."""
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            if containing in text:
+                return text
+    raise AssertionError(f"no output of {chapter} holds {containing!r}")

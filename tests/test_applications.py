@@ -1,7 +1,7 @@
 """Chapter 6's toy data, tiny models and shipped weights.
 
-The slow test retrains all four models from their seeds (about 25 s on one CPU core) and checks that the
-result is what attn_course/weights/*.npz holds: the shipped weights are what the training code produces.
+The slow test retrains all four models from their seeds (about 25 s on one CPU core) and checks that each
+does what chapter 6 says it does; another checks that the shipped weights give the figures the chapter prints.
 """
 import datetime
 import subprocess
@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from attn_course import data
+
+from conftest import notebook_output
 
 torch = pytest.importorskip("torch")
 from attn_course import models  # noqa: E402  (needs torch)
@@ -215,19 +217,45 @@ def test_save_load_round_trip_and_mismatch(tmp_path):
         models.load_weights(models.TinyViT(), tmp_path / "s.npz")
 
 
-# The accuracies chapter 6 reports, as floors (the stored notebook prints the exact values).
-FLOORS = {"translation": 0.99, "sentiment": 0.99, "vit": 0.93, "speech": 0.90}
+# What each retrained model must do: the behaviour chapter 6 teaches, with room for the chaos of training.
+# Retraining is deterministic on one machine but not across machines: float64 rounding differs from one
+# BLAS kernel to another, and a few hundred steps of Adam amplify it (up to 0.03 in a weight), so a
+# retrained model is held to what it does, not to the shipped bits. (name: (accuracy, alignment floor))
+FLOORS = {"translation": (0.99, 0.95), "sentiment": (0.99, 0.95), "vit": (0.93, None), "speech": (0.90, 0.90)}
 
 
+def _alignment(name, result):
+    if name == "sentiment":
+        return models.carrier_rate(result)
+    return None if result.alignment is None else models.alignment_accuracy(result.weights, result.alignment)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_shipped_weights_are_what_training_produces(name):
-    retrained = models.train(name)  # deterministic: seed 0, one thread, float64
-    with np.load(models.WEIGHTS / f"{name}.npz", allow_pickle=False) as shipped:
-        for key, tensor in retrained.state_dict().items():
-            np.testing.assert_allclose(tensor.numpy(), shipped[key], rtol=1e-4, atol=1e-5, err_msg=f"{name}: {key}")
-    result = models.evaluate(name, models.load(name))
-    assert models.accuracy(result) >= FLOORS[name]
-    assert models.accuracy(result) == models.accuracy(models.evaluate(name, retrained))
+def test_retraining_gives_a_model_that_does_what_the_chapter_says(name):
+    retrained = models.train(name)  # the recipe: seed 0, one thread, float64
+    result = models.evaluate(name, retrained)
+    accuracy_floor, alignment_floor = FLOORS[name]
+    assert models.accuracy(result) >= accuracy_floor, f"{name}: accuracy {models.accuracy(result):.4f}"
+    if alignment_floor is not None:
+        assert _alignment(name, result) >= alignment_floor, f"{name}: alignment {_alignment(name, result):.4f}"
+    shipped = models.evaluate(name, models.load(name))  # and it predicts what the shipped model predicts
+    agree = (result.predictions == shipped.predictions).reshape(len(result.predictions), -1).all(axis=1).mean()
+    assert agree >= 0.9, f"{name}: retrained and shipped agree on {agree:.1%} of the held-out examples"
+
+
+def test_shipped_weights_give_the_figures_chapter_6_prints():
+    """The summary table of chapter 6, recomputed: the shipped weights (computed with in float64) give
+    exactly the figures the stored notebook prints, on any machine."""
+    printed = notebook_output("06_applications", "translation  held-out accuracy")
+    for name in NAMES:
+        result = models.evaluate(name, models.load(name))
+        line = f"{name:<12} held-out accuracy {models.accuracy(result):.4f}"
+        assert line in printed, f"{line!r} not in chapter 6's output:\n{printed}"
+        if name != "vit":
+            assert f"{_alignment(name, result):.4f}" in printed.split(line)[1].splitlines()[0]
+    for name, floor in FLOORS.items():  # the floors above hold for the shipped models too
+        assert models.accuracy(models.evaluate(name, models.load(name))) >= floor[0]
 
 
 def test_alignments_match_the_truth():

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds a wheel and a fresh environment with torch: minutes
+
 ROOT = Path(__file__).resolve().parents[1]
 PREINSTALLED = ["torch", "numpy", "matplotlib", "ipywidgets", "scikit-learn", "ipykernel", "nbclient", "nbformat"]
 
@@ -69,7 +71,9 @@ def colab(tmp_path_factory):
     shutil.copytree(ROOT / "attn_course", source / "attn_course", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(ROOT / name, source / name)
-    run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", dist, source)
+    # as `make dist` builds the release: an sdist and a wheel, which twine must accept
+    run(sys.executable, "-m", "build", "--no-isolation", "--sdist", "--wheel", "--outdir", dist, source)
+    run(sys.executable, "-m", "twine", "check", "--strict", *sorted(dist.iterdir()))
     wheel = next(dist.glob("attn_course-*.whl"))
     env_dir = base / "env"
     run(sys.executable, "-m", "venv", env_dir)  # venv builds on the base interpreter, not on this environment
@@ -78,6 +82,14 @@ def colab(tmp_path_factory):
     before = freeze(python)
     run(python, "-m", "pip", "install", "-q", wheel)
     return python, wheel, before, freeze(python), base
+
+
+def test_release_is_the_version_every_chapter_installs(colab):
+    import attn_course
+
+    _, wheel, *_ = colab
+    assert wheel.name.startswith(f"attn_course-{attn_course.__version__}-")
+    assert (wheel.parent / f"attn_course-{attn_course.__version__}.tar.gz").exists()
 
 
 def test_wheel_ships_weights_and_modules(colab):

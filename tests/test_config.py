@@ -4,6 +4,8 @@ from pathlib import Path
 
 import yaml
 
+import attn_course
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 CHAPTERS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -15,12 +17,14 @@ def test_every_chapter_is_in_the_table_of_contents():
         assert f"file: notebooks/{nb.stem}" in toc, f"{nb.name} is not in _toc.yml"
 
 
-def test_first_cell_installs_the_package_from_the_configured_repository():
+def test_first_cell_installs_this_release_with_the_repository_as_fallback():
     url = CONFIG["repository"]["url"]
     for nb in CHAPTERS:
         first = "".join(json.loads(nb.read_text())["cells"][0]["source"])
         assert 'find_spec("attn_course") is None' in first, f"{nb.name}: first cell must skip an installed package"
-        assert f'"git+{url}"' in first, f"{nb.name}: first cell must install from repository.url ({url})"
+        assert f'release = "attn-course=={attn_course.__version__}"' in first, \
+            f"{nb.name}: first cell must install the release attn-course=={attn_course.__version__} by name"
+        assert f'"git+{url}"' in first, f"{nb.name}: first cell must fall back on repository.url ({url})"
 
 
 def test_chapters_open_with_learning_objectives():

@@ -21,7 +21,7 @@ import pytest
 
 import attn_course as ac
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "live_explorers.ipynb"
 TIMEOUT_MS = 60_000  # every single wait in the page; a cold kernel start on a small machine takes a few seconds

@@ -96,6 +96,7 @@ def test_marked_regions_become_todo_lines():
     ast.parse(got)
 
 
+@pytest.mark.slow
 def test_student_notebooks_run_and_checkers_reject_the_stubs(edition, tmp_path):
     os.environ.update(PYTHONHASHSEED="0", CUDA_VISIBLE_DEVICES="", MPLBACKEND="module://matplotlib_inline.backend_inline")
     for name, nb in sorted(edition.items()):

@@ -1,7 +1,8 @@
 """The Transformers of chapters 6b and 6c: data, shapes, masks, errors, and the shipped weights.
 
 The two slow tests retrain each model from its seed (reverse: about 13 s, tales: about 30 s of CPU time on
-one core) and check that the result is what attn_course/weights/ holds.
+one core) and check that it does what the chapters say; another checks that the shipped weights give
+the figures the chapters print.
 """
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import numpy as np
 import pytest
 
 from attn_course import data, sequences
+
+from conftest import notebook_output
 
 torch = pytest.importorskip("torch")
 from attn_course import models, transformer  # noqa: E402  (needs torch)
@@ -247,23 +250,42 @@ def test_weights_are_small_and_pickle_free():
             assert all(arrays[k].dtype == np.float32 for k in arrays.files)
 
 
-@pytest.mark.parametrize("name", sorted(transformer.RECIPES))
-def test_shipped_weights_are_what_training_produces(name):
-    retrained = transformer.train(name)  # deterministic: the recipe's seed, one thread, float64
-    with np.load(transformer.WEIGHTS / transformer.FILES[name], allow_pickle=False) as shipped:
-        assert sorted(shipped.files) == sorted(retrained.state_dict())
-        for key, tensor in retrained.state_dict().items():
-            np.testing.assert_allclose(tensor.numpy(), shipped[key], rtol=1e-4, atol=1e-5, err_msg=f"{name}: {key}")
-    shipped = transformer.load(name)
-    if name == "reverse":
-        test = sequences.reverse_split(seed=0)[1]
-        assert transformer.reverse_accuracy(shipped, test)[0] >= 0.95
-        assert transformer.reverse_accuracy(shipped, test) == transformer.reverse_accuracy(retrained, test)
-    else:
-        train, test = sequences.tale_split(seed=0)
-        ppl = transformer.perplexity(shipped, test)
-        assert ppl < 0.5 * transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB))
-        assert ppl == pytest.approx(transformer.perplexity(retrained, test), rel=1e-4)
+# Retraining is deterministic on one machine, not across machines (float64 rounding differs between BLAS
+# kernels and training amplifies it), so a retrained model is held to what the chapters say it does.
+@pytest.mark.slow
+def test_retrained_reverser_reverses_and_aligns():
+    retrained = transformer.train("reverse")  # the recipe's seed, one thread, float64
+    test = sequences.reverse_split(seed=0)[1]
+    exact, per_digit = transformer.reverse_accuracy(retrained, test)
+    assert exact >= 0.95 and per_digit >= 0.98, (exact, per_digit)
+    _, attention = retrained.generate(torch.from_numpy(test.source[:200]), 8)
+    cross = attention.cross.numpy()[:, -1]                                    # last layer: (n, heads, T, S)
+    truth = np.broadcast_to(test.alignment, (len(cross), 8, 8))
+    assert max(models.alignment_accuracy(cross[:, h], truth) for h in range(cross.shape[1])) >= 0.9
+
+
+@pytest.mark.slow
+def test_retrained_language_model_forms_induction_heads():
+    retrained = transformer.train("tales")
+    train, test = sequences.tale_split(seed=0)
+    ppl = transformer.perplexity(retrained, test)
+    assert ppl < 0.5 * transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)), ppl
+    assert ppl < 1.2 * transformer.perplexity(transformer.load("tales"), test)  # about as good as the shipped one
+    probe = transformer.induction_probe(retrained)
+    assert probe.scores.max() >= 0.5 and probe.loss_second < 0.25 * probe.loss_first, probe.scores
+
+
+def test_shipped_weights_give_the_figures_the_chapters_print():
+    """Chapters 6b and 6c, recomputed from the shipped weights (computed with in float64): exactly the figures
+    the stored notebooks print, on any machine."""
+    reverse = transformer.load("reverse")
+    exact, per_digit = transformer.reverse_accuracy(reverse, sequences.reverse_split(seed=0)[1])
+    line = f"held-out strings reversed exactly: {exact:.1%}   digits right: {per_digit:.1%}"
+    assert line in notebook_output("06b_transformer", "reversed exactly"), line
+    train, test = sequences.tale_split(seed=0)
+    printed = notebook_output("06c_language_model", "the Transformer:")
+    assert f"the Transformer:    {transformer.perplexity(transformer.load('tales'), test):.2f}" in printed, printed
+    assert f"bigram model:       {transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)):.2f}" in printed
 
 
 def test_shipped_models_attend_as_the_chapters_say():
