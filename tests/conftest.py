@@ -41,3 +41,11 @@ def assert_accepts(feedback, *fragments):
     assert repr(feedback).startswith("✔")
     for fragment in fragments:
         assert fragment in feedback.message, f"{fragment!r} not in {feedback.message!r}"
+
+
+def reference(checker):
+    """The registry's reference answer for `checker` (a tuple when it takes several): the one right answer
+    the tests share with the package, instead of a copy of their own."""
+    from attn_course.exercises import EXERCISES
+    answers = next(e for e in EXERCISES if e.checker is checker).references()
+    return answers if len(answers) > 1 else answers[0]
