@@ -55,3 +55,11 @@ def notebook_output(chapter, containing):
             if containing in text:
                 return text
     raise AssertionError(f"no output of {chapter} holds {containing!r}")
+
+
+def reference(checker):
+    """The registry's reference answer for `checker` (a tuple when it takes several): the one right answer
+    the tests share with the package, instead of a copy of their own."""
+    from attn_course.exercises import EXERCISES
+    answers = next(e for e in EXERCISES if e.checker is checker).references()
+    return answers if len(answers) > 1 else answers[0]

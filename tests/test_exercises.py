@@ -4,15 +4,10 @@ import pytest
 
 from attn_course import softmax
 from attn_course.exercises import Feedback, check_attention
+from conftest import reference
 
 
-def keys_t(k):
-    return np.swapaxes(k, -1, -2)
-
-
-def right(q, k, v):
-    w = softmax(q @ keys_t(k) / np.sqrt(q.shape[-1]))
-    return w @ v, w
+right = reference(check_attention)  # the registry's reference answer
 
 
 def right_2d_only(q, k, v):

@@ -4,6 +4,7 @@ import pytest
 
 from attn_course.exercises import (Feedback, check_alignment_accuracy, check_attention_pooling,
                                    check_rollout)
+from conftest import reference
 
 
 def _wrong(feedback, says):
@@ -79,9 +80,7 @@ def _stable_masked_softmax(scores, mask):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def pool_right(h, u, mask):
-    w = _stable_masked_softmax(h @ u, mask)
-    return np.einsum("bn,bnd->bd", w, h), w
+pool_right = reference(check_attention_pooling)  # the registry's reference answer
 
 
 def pool_no_mask(h, u, mask):

@@ -11,15 +11,15 @@ import sys
 import pytest
 
 from attn_course.exercises import check_attention_flops, check_launch_grid, check_softmax_kernel
-from attn_course.exercises.gpu import attention_flops, launch_grid
-from conftest import assert_accepts, assert_rejects
+from conftest import assert_accepts, assert_rejects, reference
 
 
 # ---------------------------------------------------------------------------------------------------
 # Exercise 8b.1: flops
 
 def test_flops_accepts_the_formula_and_the_exact_causal_count():
-    assert_accepts(check_attention_flops(attention_flops))
+    assert_accepts(check_attention_flops(reference(check_attention_flops)))  # causal keyword-only
+    assert_accepts(check_attention_flops(lambda b, h, n, d, causal: 4 * b * h * n * n * d // (2 if causal else 1)))
     assert_accepts(check_attention_flops(lambda b, h, n, d, causal: 4 * b * h * n * n * d / (2 if causal else 1)))
     assert_accepts(check_attention_flops(
         lambda b, h, n, d, causal: 2 * b * h * n * (n + 1) * d if causal else 4 * b * h * n * n * d))
@@ -46,7 +46,7 @@ def test_flops_rejects(wrong, fragments):
 # Exercise 8b.2: the launch grid
 
 def test_grid_accepts():
-    assert_accepts(check_launch_grid(launch_grid))
+    assert_accepts(check_launch_grid(reference(check_launch_grid)))
     assert_accepts(check_launch_grid(lambda b, h, n, m: [math.ceil(n / m), b * h]))
 
 
@@ -108,7 +108,7 @@ if triton is not None:
 
 @needs_triton
 def test_softmax_kernel_accepts():
-    assert_accepts(check_softmax_kernel(launcher()))
+    assert_accepts(check_softmax_kernel(reference(check_softmax_kernel)))
 
 
 @needs_triton

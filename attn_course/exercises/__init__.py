@@ -2,7 +2,8 @@
 
 Each checker targets the mistakes people really make (a shape, a normalisation over the wrong axis, a
 missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first one it finds as a
-`Feedback`. One module per topic; every checker is importable from here.
+`Feedback`. One module per topic; every checker is importable from here, and `EXERCISES` lists them all
+as data (`Exercise`: the checker, its reference answer, the chapter and the name of the learner's answer).
 """
 from .attention import check_attention
 from .feedback import Feedback
@@ -18,3 +19,10 @@ from .efficiency import check_matrix_bytes, check_online_softmax_step, check_que
 from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
+from .registry import Exercise
+from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
+               transformer)
+
+# In the order of the chapters, and of the exercises within each.
+EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
+                                     tools, efficiency, gpu, faq) for exercise in module.EXERCISES]

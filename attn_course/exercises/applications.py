@@ -4,13 +4,14 @@
     check_attention_pooling(fn)    fn(h, u, mask) -> (pooled, weights), attention with one learned query
     check_rollout(fn)              fn(weights) -> attention rollout through the layers (Abnar & Zuidema)
 
-NumPy only: each checker carries its own reference, so it can also check the package's functions
-(attn_course.models.alignment_accuracy, attention_rollout), which the tests do.
+The references are the package's attn_course.models.alignment_accuracy and attention_rollout (NumPy
+functions in a module that imports torch: imported when a checker runs) and attention_pool.
 """
 import numpy as np
 
 from ..softmax import softmax
 from .feedback import Feedback, call, call_for_pair
+from .registry import Exercise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -23,13 +24,16 @@ def _alignment_case():
                         [0.10, 0.10, 0.10, 0.60, 0.10],    # wrong: key 3, the truth is key 4
                         [0.05, 0.15, 0.70, 0.05, 0.05],    # right: key 2, the second of its two true keys
                         [0.40, 0.10, 0.10, 0.30, 0.10]])   # right: key 0
-    return weights, truth, 0.75
+    return weights, truth
 
 
 def check_alignment_accuracy(fn):
     """Check `fn(weights, truth) -> float`: the share of queries (rows) whose largest weight falls on a
     key that is truly aligned with them. weights: (..., n_q, n_k); truth: bool, the same shape."""
-    weights, truth, expected = _alignment_case()
+    from ..models import alignment_accuracy
+
+    weights, truth = _alignment_case()
+    expected = alignment_accuracy(weights, truth)  # 0.75: 3 of the 4 queries
     result, error = call(fn, weights, truth)
     if error is not None:
         return error
@@ -65,7 +69,7 @@ def check_alignment_accuracy(fn):
 
     batch = np.stack([weights, weights[:, ::-1]]), np.stack([truth, truth])
     result_b, error = call(fn, *batch)
-    reference = np.take_along_axis(batch[1], batch[0].argmax(-1)[..., None], -1).mean()
+    reference = alignment_accuracy(*batch)
     if error is not None or np.ndim(result_b) != 0 or not np.isclose(float(result_b), reference):
         return Feedback(True, "correct on one sentence. Going further: make it work on a batch of shape "
                               "(batch, n_q, n_k) too (argmax over axis=-1 and np.take_along_axis do)")
@@ -86,6 +90,12 @@ def _pooling_case(seed=0, scale=1.0):
     mask = np.array([[True] * 5, [True] * 3 + [False] * 2, [True] * 2 + [False] * 3])  # padding at the end
     h[~mask] = 9.0 * np.abs(rng.standard_normal((int((~mask).sum()), 4)))  # padding vectors that score high
     return h, u, mask
+
+
+def attention_pool(h, u, mask):
+    """The reference: (pooled (batch, d), weights (batch, n)), a masked softmax of the scores h @ u."""
+    weights = _softmax(h @ u, mask)
+    return np.einsum("bn,bnd->bd", weights, h), weights
 
 
 def check_attention_pooling(fn):
@@ -127,13 +137,13 @@ def check_attention_pooling(fn):
             return Feedback(False, "the padding's weights were zeroed after the softmax, so a padded sentence's weights "
                                    f"sum to {np.round(weights.sum(-1), 3).tolist()}, not 1: mask the scores BEFORE the softmax")
         return Feedback(False, f"each sentence's weights must sum to 1, got sums {np.round(weights.sum(-1), 3).tolist()}")
-    expected = _softmax(scores, mask)
+    expected_pooled, expected = attention_pool(h, u, mask)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, _softmax(scores / np.sqrt(d), mask), atol=1e-6):
             return Feedback(False, f"the scores are divided by sqrt(d) = {np.sqrt(d):g}; this exercise's score is the "
                                    "plain dot product h @ u")
         return Feedback(False, "weights differ from the softmax over the real words of the scores h @ u")
-    if not np.allclose(pooled, np.einsum("bn,bnd->bd", expected, h), atol=1e-6):
+    if not np.allclose(pooled, expected_pooled, atol=1e-6):
         if np.allclose(pooled, np.einsum("bn,bnd->bd", mask / mask.sum(-1, keepdims=True), h)):
             return Feedback(False, "pooled is the plain average of the words; it must be the weighted sum "
                                    "sum_j weights_j h_j")
@@ -148,7 +158,7 @@ def check_attention_pooling(fn):
     if not (np.all(np.isfinite(weights_big)) and np.all(np.isfinite(pooled_big))):
         return Feedback(False, "with large scores (above 709, where exp overflows float64) the weights overflow to NaN/inf: subtract each "
                                "sentence's largest score before exp (softmax does not change when you shift the scores)")
-    if not np.allclose(weights_big, _softmax(h_big @ u_big, mask_big), atol=1e-6):
+    if not np.allclose(weights_big, attention_pool(h_big, u_big, mask_big)[1], atol=1e-6):
         return Feedback(False, "with large scores the weights are wrong, though finite: check the softmax's stability")
     return Feedback(True, "correct: dot-product scores, padding masked before a stable softmax over each sentence, "
                           "and the weighted sum of the word vectors")
@@ -157,7 +167,8 @@ def check_attention_pooling(fn):
 # ---------------------------------------------------------------------------------------------------
 
 def _rollout(weights, residual=True, mean=True, order="later-left", normalise=True):
-    """A reference and its typical variants. weights: (layers, heads, n, n)."""
+    """The typical variants of the rollout (the reference is attn_course.models.attention_rollout).
+    weights: (layers, heads, n, n)."""
     a = weights.mean(axis=-3) if mean else weights.max(axis=-3)
     if residual:
         a = a + np.eye(a.shape[-1])
@@ -189,6 +200,8 @@ def check_rollout(fn):
     weights: (layers, heads, n, n), each row a softmax. Per layer: average the heads and account for the
     residual connection, A = (mean_heads W + I) / 2; then rollout = A_L @ ... @ A_2 @ A_1.
     """
+    from ..models import attention_rollout
+
     weights = _rollout_case()
     n = weights.shape[-1]
     result, error = call(fn, weights)
@@ -198,7 +211,7 @@ def check_rollout(fn):
     if result.shape != (n, n):
         return Feedback(False, f"expected an (n, n) = {(n, n)} matrix (token to input token), got shape {result.shape}"
                                + (": average over the heads and chain over the layers" if result.ndim > 2 else ""))
-    if np.allclose(result, _rollout(weights)):
+    if np.allclose(result, attention_rollout(weights)):
         return Feedback(True, "correct: heads averaged, the residual added, rows renormalised, and the layers "
                               "chained with the later layer on the left")
     rows = result.sum(axis=-1)
@@ -213,15 +226,15 @@ def check_rollout(fn):
                                "(renormalise each row)")
     if np.allclose(result, _rollout(weights, mean=False)):
         return Feedback(False, "the heads are combined with max; Abnar & Zuidema average them (mean over axis -3)")
-    if np.allclose(result, _rollout(weights[-1:])) or np.allclose(result, weights[-1].mean(axis=0)):
+    if np.allclose(result, attention_rollout(weights[-1:])) or np.allclose(result, weights[-1].mean(axis=0)):
         return Feedback(False, "only the last layer is used; the rollout chains every layer, first to last")
-    if np.allclose(result, _rollout(weights).T):
+    if np.allclose(result, attention_rollout(weights).T):
         return Feedback(False, "you returned the transpose: row i must be token i's distribution over the input "
                                "tokens (each row sums to 1); chain as rollout = A_L @ ... @ A_1, no .T")
     if np.allclose(result, _rollout_elementwise(weights)):
         return Feedback(False, "the layers are multiplied element by element (*); chaining layers is a matrix "
                                "product (@): token i reaches input j through every token k in between")
-    if np.allclose(result, np.mean([_rollout(weights[:, h:h + 1]) for h in range(weights.shape[1])], axis=0)):
+    if np.allclose(result, np.mean([attention_rollout(weights[:, h:h + 1]) for h in range(weights.shape[1])], axis=0)):
         return Feedback(False, "each head was rolled out on its own and the results averaged; average the heads "
                                "within each layer FIRST (a layer's output mixes all its heads), then chain the layers")
     if np.allclose(result, _rollout(weights * weights.shape[1], mean=True)):
@@ -231,3 +244,13 @@ def check_rollout(fn):
         return Feedback(False, f"each row of the rollout must sum to 1 (a distribution over input tokens), "
                                f"got row sums {np.round(rows, 3).tolist()}")
     return Feedback(False, "the result differs from the rollout A_L @ ... @ A_1 with A = (mean over heads + I) / 2")
+
+
+EXERCISES = [
+    Exercise(checker=check_alignment_accuracy, reference="attn_course.models.alignment_accuracy",
+             chapter="06_applications", solution="alignment_accuracy"),
+    Exercise(checker=check_attention_pooling, reference="attn_course.exercises.applications.attention_pool",
+             chapter="06_applications", solution="attention_pool"),
+    Exercise(checker=check_rollout, reference="attn_course.models.attention_rollout",
+             chapter="06_applications", solution="rollout"),
+]

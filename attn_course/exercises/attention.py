@@ -1,9 +1,14 @@
-"""Checkers for the exercises on the attention algorithm (chapter 3)."""
+"""Checkers for the exercises on the attention algorithm (chapter 3).
+
+The references are the package's own scaled_dot_product_attention and additive_score, and attention_shapes.
+"""
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
+from ..scores import additive_score
 from ..softmax import softmax
-from .feedback import Feedback
+from .feedback import Feedback, as_pair, call
+from .registry import Exercise
 
 
 def _case(seed, n_q=3, n_k=5, d_k=4, d_v=2):
@@ -18,13 +23,12 @@ def check_attention(fn):
     """
     q, k, v = _case(0)
     n_q, n_k, d_k, d_v = q.shape[0], k.shape[0], q.shape[1], v.shape[1]
-    try:
-        result = fn(q, k, v)
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
-    if not (isinstance(result, tuple) and len(result) == 2):
+    result, error = call(fn, q, k, v)
+    if error is not None:
+        return error
+    if as_pair(result) is None:
         return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
-    output, weights = (np.asarray(r, dtype=np.float64) for r in result)
+    output, weights = as_pair(result)
 
     if weights.shape != (n_q, n_k):
         hint = " (did you compute k @ q.T instead of q @ k.T?)" if weights.shape == (n_k, n_q) else ""
@@ -45,7 +49,7 @@ def check_attention(fn):
                                f"summing to 1); the row sums are {np.round(row_sums, 4).tolist()}")
 
     raw = q @ k.T
-    expected = softmax(raw / np.sqrt(d_k))
+    expected_output, expected = scaled_dot_product_attention(q, k, v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, softmax(raw), atol=1e-6):
             return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g} "
@@ -56,7 +60,7 @@ def check_attention(fn):
             return Feedback(False, "softmax is applied twice: the weights are the softmax of the scaled scores, once")
         return Feedback(False, "weights differ from softmax(q @ k.T / sqrt(d_k)) along each row")
 
-    if not np.allclose(output, weights @ v, atol=1e-6):
+    if not np.allclose(output, expected_output, atol=1e-6):
         if v.shape == k.shape[:1] + (d_v,) and np.allclose(output, weights @ k[:, :d_v], atol=1e-6):
             return Feedback(False, "output mixes the keys; it must be the weighted sum of the VALUES, weights @ v")
         return Feedback(False, "output is not the weighted sum of the values, weights @ v")
@@ -103,8 +107,7 @@ def _shape(x):
 
 def _diagnose_shapes(got, n_q, n_k, d_k, d_v):
     """The first wrong shape in `got` ({"scores", "weights", "output"} -> shape), as a message; None if all right."""
-    expected = {"scores": (n_q, n_k), "weights": (n_q, n_k), "output": (n_q, d_v)}
-    for name, want in expected.items():
+    for name, want in attention_shapes(n_q, n_k, d_k, d_v).items():
         shape = _shape(got[name])
         if shape is None:
             return f"{name}: expected a shape such as (2, 3), got {got[name]!r}"
@@ -136,14 +139,18 @@ def _diagnose_shapes(got, n_q, n_k, d_k, d_v):
     return None
 
 
+def attention_shapes(n_q, n_k, d_k, d_v):
+    """The reference: the shapes of the scores, the weights and the output."""
+    return {"scores": (n_q, n_k), "weights": (n_q, n_k), "output": (n_q, d_v)}
+
+
 def check_attention_shapes(fn):
     """Check `fn(n_q, n_k, d_k, d_v) -> {"scores": shape, "weights": shape, "output": shape}`: the shapes of
     the three results of attention for n_q queries and n_k keys of size d_k, and n_k values of size d_v."""
     for case in [(5, 7, 16, 8), (2, 9, 3, 6)]:
-        try:
-            got = fn(*case)
-        except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-            return Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+        got, error = call(fn, *case)
+        if error is not None:
+            return error
         if not isinstance(got, dict):
             return Feedback(False, f'expected a dict {{"scores": ..., "weights": ..., "output": ...}}, got '
                                    f"{type(got).__name__}")
@@ -168,7 +175,8 @@ def _additive_case(seed=0, batch=()):
             rng.standard_normal((d_q, d_a)), rng.standard_normal((d_k, d_a)), rng.standard_normal(d_a))
 
 
-def _additive(q, k, W_q, W_k, v, activation=np.tanh):
+def _additive(q, k, W_q, W_k, v, activation):
+    """The score with another activation than tanh: the typical mistakes (the reference is additive_score)."""
     return activation((q @ W_q)[..., :, None, :] + (k @ W_k)[..., None, :, :]) @ v
 
 
@@ -180,16 +188,13 @@ def check_additive_score(fn):
     """
     q, k, W_q, W_k, v = _additive_case()
     n_q, n_k, d_a = len(q), len(k), len(v)
-    try:
-        result = fn(q, k, W_q, W_k, v)
-    except ValueError as e:
-        if "broadcast" in str(e):
+    result, error = call(fn, q, k, W_q, W_k, v)
+    if error is not None:
+        if error.message.startswith("calling your function raised ValueError") and "broadcast" in error.message:
             return Feedback(False, f"q @ W_q is (n_q, d_a) = {(n_q, d_a)} and k @ W_k is (n_k, d_a) = {(n_k, d_a)}: "
                                    "they do not add as they are. Give every PAIR its own hidden vector by "
                                    "broadcasting, (q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]: (n_q, n_k, d_a)")
-        return Feedback(False, f"calling your function raised ValueError: {e}")
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+        return error
     scores = np.asarray(result, dtype=np.float64)
     if scores.shape == (n_q, n_k, d_a):
         return Feedback(False, f"scores has shape {scores.shape}: those are the hidden vectors tanh(W_q q + W_k k), one "
@@ -200,7 +205,7 @@ def check_additive_score(fn):
     if scores.shape != (n_q, n_k):
         return Feedback(False, f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one score per "
                                "(query, key) pair")
-    reference = _additive(q, k, W_q, W_k, v)
+    reference = additive_score(q, k, W_q, W_k, v)
     if np.allclose(scores, reference, atol=1e-8):
         pass
     elif np.allclose(scores, softmax(reference), atol=1e-8):
@@ -223,7 +228,7 @@ def check_additive_score(fn):
 
     qb, kb, W_q, W_k, v = _additive_case(seed=1, batch=(2,))
     try:
-        ok = np.allclose(np.asarray(fn(qb, kb, W_q, W_k, v), dtype=np.float64), _additive(qb, kb, W_q, W_k, v))
+        ok = np.allclose(np.asarray(fn(qb, kb, W_q, W_k, v), dtype=np.float64), additive_score(qb, kb, W_q, W_k, v))
     except Exception:
         ok = False
     if not ok:
@@ -231,3 +236,13 @@ def check_additive_score(fn):
                               "[..., :, None, :] and [..., None, :, :] instead of [:, None, :] and [None, :, :]")
     return Feedback(True, "correct: one hidden vector tanh(W_q q_i + W_k k_j) per pair, projected onto v, and it "
                           "works on batches")
+
+
+EXERCISES = [
+    Exercise(checker=check_attention_shapes, reference="attn_course.exercises.attention.attention_shapes",
+             chapter="03_algorithm", solution="attention_shapes"),
+    Exercise(checker=check_attention, reference="attn_course.attention.scaled_dot_product_attention",
+             chapter="03_algorithm", solution="attention"),
+    Exercise(checker=check_additive_score, reference="attn_course.scores.additive_score",
+             chapter="03_algorithm", solution="additive_score"),
+]

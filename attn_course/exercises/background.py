@@ -10,11 +10,12 @@ x, the keys are the training inputs x_i, the values the targets y_i, and the wei
 
     w_i(x) = softmax_i( -(x - x_i)^2 / (2 h^2) ),      prediction f(x) = sum_i w_i(x) y_i.
 
-NumPy only: each checker carries its own reference.
+NumPy only: each checker carries its own reference (KERNEL_WEIGHTS, nadaraya_watson, best_bandwidth).
 """
 import numpy as np
 
-from .feedback import Feedback, call, call_for_pair
+from .feedback import Feedback, call, call_for_pair, not_written
+from .registry import Exercise
 
 # Exercise 1.1: one query, three training points, and a bandwidth at which 2h^2, h^2, h and 2h all differ
 # (not 1, where h = h^2, nor 0.5, where h = 2h^2), so that each way of misusing h gives other weights; and
@@ -31,6 +32,17 @@ def _softmax(s):
 def _gaussian_scores(x_query, x_train, h):
     """(m, n): -(x - x_i)^2 / (2 h^2) for every query x and training input x_i."""
     return -(np.asarray(x_query)[:, None] - np.asarray(x_train)[None, :]) ** 2 / (2 * h ** 2)
+
+
+def nadaraya_watson(x_query, x_train, y_train, bandwidth):
+    """The reference of exercise 1.2: (predictions (m,), weights (m, n)), a stable softmax of the scores."""
+    weights = _softmax(_gaussian_scores(x_query, x_train, bandwidth))
+    return weights @ y_train, weights
+
+
+# The reference of exercise 1.1: the weights of KERNEL_CASE's query, as the learner computes them by hand.
+KERNEL_WEIGHTS = nadaraya_watson(np.array([KERNEL_CASE["query"]]), KERNEL_CASE["x_train"],
+                                 np.zeros(len(KERNEL_CASE["x_train"])), KERNEL_CASE["bandwidth"])[1][0]
 
 
 def _kernel_variants(x_query, x_train, h):
@@ -68,7 +80,7 @@ def _diagnose_weights(weights, x_query, x_train, h):
                                f"{np.round(sums, 4).tolist() if sums.size > 1 else round(sums.item(), 4)}: "
                                "those are raw kernel values. Divide them by their sum over the training points "
                                "(that is what softmax does)")
-    reference = _softmax(_gaussian_scores(x_query, x_train, h))
+    _, reference = nadaraya_watson(x_query, x_train, np.zeros(n), h)
     if np.allclose(weights, reference, atol=1e-6):
         return None
     if np.allclose(weights, 1.0 / n):
@@ -93,6 +105,8 @@ def check_kernel_weights(weights):
     weights: (3,), w_i = softmax over i of -(x - x_i)^2 / (2 h^2).
     """
     x_train, x, h = KERNEL_CASE["x_train"], KERNEL_CASE["query"], KERNEL_CASE["bandwidth"]
+    if weights is Ellipsis:  # the student edition's `weights_by_hand = ...`
+        return not_written("this exercise", "the `...` in its cell")
     try:
         weights = np.asarray(weights, dtype=np.float64)
     except (TypeError, ValueError):
@@ -165,7 +179,7 @@ def check_nadaraya_watson(fn):
         return Feedback(False, f"at bandwidth {h_small}, for a query far from every training point, the weights are "
                                "NaN: every exp(-(x - x_i)^2 / (2h^2)) underflows to 0 and 0 / 0 is NaN. Subtract "
                                "each row's largest score before exp (softmax does not change when the scores shift)")
-    reference = _softmax(_gaussian_scores(x_gap, x_train, h_small))
+    _, reference = nadaraya_watson(x_gap, x_train, y_train, h_small)
     if not np.allclose(weights, reference, atol=1e-6):
         return Feedback(False, f"at bandwidth {h_small} the weights are finite but wrong: each row must put its "
                                "weight on the nearest training point(s); check the softmax's stability")
@@ -190,6 +204,11 @@ def _in_sample_errors(x, y, bandwidths):
     return np.array([np.mean((_softmax(_gaussian_scores(x, x, h)) @ y - y) ** 2) for h in bandwidths])
 
 
+def best_bandwidth(x_train, y_train, bandwidths):
+    """The reference of exercise 1.3: the bandwidth with the smallest leave-one-out error."""
+    return bandwidths[np.argmin(_loo_errors(x_train, y_train, bandwidths))]
+
+
 BANDWIDTHS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0])
 
 
@@ -201,7 +220,7 @@ def check_bandwidth(fn):
     """
     x, y = _regression_data(seed=1, n=50)
     loo = _loo_errors(x, y, BANDWIDTHS)
-    expected = BANDWIDTHS[np.argmin(loo)]
+    expected = best_bandwidth(x, y, BANDWIDTHS)
     result, error = call(fn, x, y, BANDWIDTHS.copy())
     if error is not None:
         return error
@@ -217,7 +236,7 @@ def check_bandwidth(fn):
         # a second data set, with candidates so small that kernel values underflow in the gaps between points
         x2, y2 = _regression_data(seed=2, n=30)
         tiny = np.array([0.003, 0.1, 0.3, 1.0])
-        expected2 = tiny[np.argmin(_loo_errors(x2, y2, tiny))]
+        expected2 = best_bandwidth(x2, y2, tiny)
         result2, error = call(fn, x2, y2, tiny.copy())
         if error is not None:
             return Feedback(False, f"with a bandwidth of {tiny[0]} your function raised "
@@ -243,3 +262,13 @@ def check_bandwidth(fn):
         return Feedback(False, f"h = {got:g} has the LARGEST leave-one-out error: use argmin, not argmax")
     return Feedback(False, f"expected h = {expected:g} (the smallest leave-one-out error), got {got:g}; for each h "
                            "predict every y_i from the other points and average the squared errors")
+
+
+EXERCISES = [
+    Exercise(checker=check_kernel_weights, reference="attn_course.exercises.background.KERNEL_WEIGHTS",
+             chapter="01_background", solution="weights_by_hand"),
+    Exercise(checker=check_nadaraya_watson, reference="attn_course.exercises.background.nadaraya_watson",
+             chapter="01_background", solution="nadaraya_watson"),
+    Exercise(checker=check_bandwidth, reference="attn_course.exercises.background.best_bandwidth",
+             chapter="01_background", solution="best_bandwidth"),
+]

@@ -3,8 +3,10 @@ import math
 
 import numpy as np
 
+from ..attention import scaled_dot_product_attention
 from ..softmax import softmax
 from .feedback import Feedback, as_pair, call, call_for_pair
+from .registry import Exercise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -17,6 +19,12 @@ def _lookup_case(seed=0, n=5, d=6, d_v=2):
     query = keys[2] + 0.4 * rng.standard_normal(d)
     query /= np.linalg.norm(query)
     return query, keys, rng.standard_normal((n, d_v))
+
+
+def soft_lookup(query, keys, values, temperature):
+    """The reference: (output (d_v,), weights (n,)), weights = softmax(keys @ query / T)."""
+    weights = softmax(keys @ query, temperature=temperature)
+    return weights @ values, weights
 
 
 def check_soft_lookup(fn):
@@ -47,7 +55,7 @@ def check_soft_lookup(fn):
         return Feedback(False, f"the weights must be a distribution over the keys (non-negative, summing to 1); "
                                f"they sum to {weights.sum():.4f}: divide the exponentials by their sum")
 
-    expected = softmax(scores, temperature=T)
+    _, expected = soft_lookup(query, keys, values, T)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.count_nonzero(weights > 1e-12) == 1:
             return Feedback(False, "the weights are one-hot: that is the HARD lookup (the limit T -> 0). "
@@ -92,6 +100,11 @@ def _cross_case(seed=1, n_src=6, n_tgt=4, d_model=8, d_k=4, d_v=3):
     W_q, W_k = rng.standard_normal((2, d_model, d_k)) / np.sqrt(d_model)
     W_v = rng.standard_normal((d_model, d_v)) / np.sqrt(d_model)
     return decoder, encoder, W_q, W_k, W_v
+
+
+def cross_attention(decoder_states, encoder_states, W_q, W_k, W_v):
+    """The reference: the decoder asks (queries), the encoder answers (keys and values)."""
+    return scaled_dot_product_attention(decoder_states @ W_q, encoder_states @ W_k, encoder_states @ W_v)
 
 
 def check_cross_attention(fn):
@@ -151,7 +164,7 @@ def check_cross_attention(fn):
         return softmax(q @ k.T * scale)
 
     q, k = dec @ W_q, enc @ W_k
-    expected = weights_for(q, k)
+    expected_output, expected = cross_attention(dec, enc, W_q, W_k, W_v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, weights_for(q, k, 1.0), atol=1e-6):
             return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
@@ -165,7 +178,7 @@ def check_cross_attention(fn):
             return Feedback(False, "the states are compared without their projections: project first, "
                                    "q = decoder_states @ W_q and k = encoder_states @ W_k")
         return Feedback(False, "weights differ from softmax((decoder_states @ W_q) @ (encoder_states @ W_k).T / sqrt(d_k))")
-    if not np.allclose(output, weights @ (enc @ W_v), atol=1e-6):
+    if not np.allclose(output, expected_output, atol=1e-6):
         return Feedback(False, "output is not the weighted sum of the values, weights @ (encoder_states @ W_v)")
     return Feedback(True, f"correct: the {n_tgt} target positions ask, the {n_src} source positions answer; "
                           f"weights ({n_tgt}, {n_src}), one context vector of size d_v = {d_v} per target position")
@@ -257,3 +270,13 @@ def _diagnose(kind, got):
     if _matches(got, lambda n, k: n) or _matches(got, lambda n, k: n - 1):
         return "one self-attention layer already connects every pair of positions: the path has 1 layer, whatever n"
     return "every output of one self-attention layer depends on every input: 1 layer"
+
+
+EXERCISES = [
+    Exercise(checker=check_soft_lookup, reference="attn_course.exercises.concepts.soft_lookup",
+             chapter="02_concepts", solution="soft_lookup"),
+    Exercise(checker=check_cross_attention, reference="attn_course.exercises.concepts.cross_attention",
+             chapter="02_concepts", solution="cross_attention"),
+    Exercise(checker=check_path_lengths, reference="attn_course.exercises.concepts.path_length",
+             chapter="02_concepts", solution="path_length"),
+]

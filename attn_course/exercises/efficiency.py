@@ -5,11 +5,15 @@
     check_query_block(fn)          fn(q_block, k, v, block_size) -> output of one block of queries, reading
                                    k and v one block of rows at a time (FlashAttention's inner loop)
 
-NumPy only; each checker carries its own reference and the typical wrong answers it recognises.
+NumPy only. The references: matrix_bytes, online_softmax_step, and attend_block (the package's
+attn_course.flash.query_block); each checker also models the typical wrong answers it recognises.
 """
 import numpy as np
 
+from ..attention import scaled_dot_product_attention
+from ..flash import query_block
 from .feedback import Feedback, call
+from .registry import Exercise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -229,9 +233,14 @@ class BlockReader:
         return f"BlockReader({self._name}: shape {self.shape}, read {self._block} rows at a time)"
 
 
-def query_block_attention(q_block, k, v, block_size, *, rescale=True, divide=True, scale=None):
-    """The reference (defaults) and its typical wrong variants: the online softmax over blocks of keys.
+def attend_block(q_block, k, v, block_size):
+    """The reference: the package's query_block, which reads k and v block_size rows at a time.
     q_block: (b_q, d); k: (n, d); v: (n, d_v) -> (b_q, d_v)."""
+    return query_block(q_block, k, v, scale=1 / np.sqrt(q_block.shape[-1]), block_size=block_size, dtype=np.float64)
+
+
+def query_block_attention(q_block, k, v, block_size, *, rescale=True, divide=True, scale=None):
+    """The online softmax over blocks of keys, right (the defaults) or with one of the typical mistakes."""
     scale = 1 / np.sqrt(q_block.shape[-1]) if scale is None else scale
     m = np.full((len(q_block), 1), -np.inf)
     l = np.zeros((len(q_block), 1))
@@ -247,10 +256,9 @@ def query_block_attention(q_block, k, v, block_size, *, rescale=True, divide=Tru
     return acc / l if divide else acc
 
 
-def _plain(q, k, v, scale=None):
-    s = q @ k.T * (1 / np.sqrt(q.shape[-1]) if scale is None else scale)
-    w = np.exp(s - s.max(axis=-1, keepdims=True))
-    return (w / w.sum(axis=-1, keepdims=True)) @ v
+def _plain(q, k, v):
+    """Attention computed whole: what the tiles must add up to."""
+    return scaled_dot_product_attention(q, k, v)[0]
 
 
 def _block_case(seed=0, b_q=3, n=10, d=4, d_v=2, spread=1.0):
@@ -313,3 +321,13 @@ def check_query_block(fn):
         return Feedback(False, "with large scores the output is wrong, though finite: check the running maximum")
     return Feedback(True, "correct: each block of keys read once, its scores folded into the running max, "
                           "denominator and numerator, and one division at the end; the n x n matrix never exists")
+
+
+EXERCISES = [
+    Exercise(checker=check_matrix_bytes, reference="attn_course.exercises.efficiency.matrix_bytes",
+             chapter="08_efficiency", solution="weights_bytes"),
+    Exercise(checker=check_online_softmax_step, reference="attn_course.exercises.efficiency.online_softmax_step",
+             chapter="08_efficiency", solution="online_step"),
+    Exercise(checker=check_query_block, reference="attn_course.exercises.efficiency.attend_block",
+             chapter="08_efficiency", solution="attend_block"),
+]

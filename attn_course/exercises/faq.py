@@ -3,6 +3,9 @@
     check_permutation_test(fn)   fn(layer, x, perm) -> bool: does the layer commute with reordering its input?
     check_four_steps(fn)         fn(x, W_q, W_k, W_v) -> (output, weights): the FAQ's four steps of self-attention
     check_attention_entropy(fn)  fn(weights) -> the entropy of each query's distribution over the keys
+
+The references: commutes, four_steps (the package's scaled_dot_product_attention on projections) and
+attention_entropy.
 """
 import numpy as np
 
@@ -10,6 +13,7 @@ from ..attention import scaled_dot_product_attention
 from ..positional import sinusoidal_encoding
 from ..softmax import softmax
 from .feedback import Feedback, call, call_for_pair
+from .registry import Exercise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -49,6 +53,11 @@ def _layers(d=4, seed=0):
             "self-attention with positional encodings": (self_attention_with_positions, False),
             "causal self-attention": (causal_self_attention, False),
             "mean of all positions": (mean_of_all, True)}
+
+
+def commutes(layer, x, perm):
+    """The reference: does reordering the input reorder the output the same way?"""
+    return bool(np.allclose(layer(x[perm]), layer(x)[perm]))
 
 
 def check_permutation_test(fn):
@@ -103,6 +112,11 @@ def _steps_case(seed=2, n=5, d_model=6, d_k=3, d_v=2, scale=1.0):
     return x, W_q, W_k, W_v
 
 
+def four_steps(x, W_q, W_k, W_v):
+    """The reference: project, then scaled dot-product attention. -> (output (n, d_v), weights (n, n))"""
+    return scaled_dot_product_attention(x @ W_q, x @ W_k, x @ W_v)
+
+
 def check_four_steps(fn):
     """Check `fn(x, W_q, W_k, W_v) -> (output, weights)`, self-attention in four steps:
     1. q, k, v = x W_q, x W_k, x W_v   2. scores q k^T / sqrt(d_k)   3. softmax over the keys   4. weights v.
@@ -135,7 +149,7 @@ def check_four_steps(fn):
 
     q, k, v = x @ W_q, x @ W_k, x @ W_v
     scores = q @ k.T
-    expected = softmax(scores / np.sqrt(d_k))
+    expected_output, expected = four_steps(x, W_q, W_k, W_v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, softmax(scores), atol=1e-6):
             return Feedback(False, f"the scores are not scaled: step 2 divides q k^T by sqrt(d_k) = {np.sqrt(d_k):.3g} "
@@ -153,7 +167,7 @@ def check_four_steps(fn):
         if np.allclose(weights, softmax(x @ x.T / np.sqrt(d_model)), atol=1e-6):
             return Feedback(False, "the inputs are compared without projections: step 1 makes q = x W_q and k = x W_k")
         return Feedback(False, "weights differ from softmax((x W_q)(x W_k)^T / sqrt(d_k)) along each row")
-    if not np.allclose(output, weights @ v, atol=1e-6):
+    if not np.allclose(output, expected_output, atol=1e-6):
         return Feedback(False, "output is not the weighted sum of the values, weights @ (x W_v)")
 
     # Large inputs: scores in the thousands must not overflow the softmax.
@@ -235,3 +249,13 @@ def check_attention_entropy(fn):
                                "(not axis=1), so that leading dimensions (batch, heads) are kept")
     return Feedback(True, f"correct: 0 for a one-hot row, ln({n_k}) = {np.log(n_k):.3f} for a uniform one, and it "
                           "works on (batch, heads, n_q, n_k) too")
+
+
+EXERCISES = [
+    Exercise(checker=check_permutation_test, reference="attn_course.exercises.faq.commutes",
+             chapter="09_faq", solution="commutes"),
+    Exercise(checker=check_four_steps, reference="attn_course.exercises.faq.four_steps",
+             chapter="09_faq", solution="four_steps"),
+    Exercise(checker=check_attention_entropy, reference="attn_course.exercises.faq.attention_entropy",
+             chapter="09_faq", solution="attention_entropy"),
+]

@@ -19,13 +19,34 @@ class Feedback:
         return ("✔ " if self.ok else "✘ ") + self.message
 
 
-def call(fn, *args):
+NOT_WRITTEN = "is not written yet"
+
+
+def not_written(what, todo):
+    """The verdict on an exercise still as the student edition hands it out: `todo` is what to replace."""
+    return Feedback(False, f"{what} {NOT_WRITTEN}: replace {todo} with your solution, run that cell, then run "
+                           "this checker again")
+
+
+def call(fn, *args, **kwargs):
     """(result, None), or (None, Feedback saying what the learner's function raised)."""
     try:
         with np.errstate(all="ignore"):  # overflow and 0/0 are diagnosed from the result, not printed as warnings
-            return fn(*args), None
+            return fn(*args, **kwargs), None
     except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
+        if isinstance(e, NotImplementedError) and _raised_by(fn, e):  # the student edition's stub, untouched
+            return None, not_written(f"`{getattr(fn, '__name__', 'your function')}`",
+                                     "the line `raise NotImplementedError(...)` in its body")
         return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+
+
+def _raised_by(fn, error):
+    """Whether `error` was raised in the body of `fn` itself (not by something it called, e.g. a torch
+    operation that is not implemented for some input)."""
+    tb = error.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_frame.f_code is getattr(fn, "__code__", None)
 
 
 def as_pair(result):

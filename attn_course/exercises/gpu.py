@@ -5,14 +5,19 @@
     check_softmax_kernel(fn)    fn(x) -> the row-wise softmax of a 2-D torch tensor, computed by the
                                 learner's own Triton kernel (in Triton's interpreter when there is no GPU)
 
-The first two are plain Python. The third imports torch and Triton only when it is called, so importing
-attn_course.exercises never imports Triton (which must see TRITON_INTERPRET before its first import).
+The references of the first two are the package's own, attn_course.triton_attention.attention_flops and
+launch_grid; the third's is `softmax` below. Every checker imports torch and Triton only when it is called,
+so importing attn_course.exercises never imports Triton (which must see TRITON_INTERPRET before its first
+import: chapter 8b sets it first).
 """
+import functools
 import math
 
 import numpy as np
 
+from ..softmax import softmax as numpy_softmax
 from .feedback import Feedback, call
+from .registry import Exercise
 
 
 def _number(x):
@@ -25,12 +30,6 @@ def _number(x):
 # ---------------------------------------------------------------------------------------------------
 # Exercise 8b.1: how many floating-point operations does attention take?
 
-def attention_flops(batch, heads, n, d, causal=False):
-    """The reference: two products of n^2 d multiply-adds per head, 2 flops each; half of it when causal."""
-    flops = 4 * batch * heads * n * n * d
-    return flops // 2 if causal else flops
-
-
 # (batch, heads, n, d): on the first case no two mistakes give the same number (1/2, 1/4, 1/batch = 1/3,
 # 1/heads = 1/16, d/n = 1/8 are all different), so the first failure is diagnosed unambiguously
 _FLOP_CASES = [(3, 16, 1024, 128), (2, 5, 500, 64), (1, 32, 4096, 64)]
@@ -38,29 +37,31 @@ _FLOP_CASES = [(3, 16, 1024, 128), (2, 5, 500, 64), (1, 32, 4096, 64)]
 
 def check_attention_flops(fn):
     """Check `fn(batch, heads, n, d, causal) -> number`: the floating-point operations of attention's two
-    matrix products, q @ k^T and p @ v, for q, k, v of shape (batch, heads, n, d)."""
+    matrix products, q @ k^T and p @ v, for q, k, v of shape (batch, heads, n, d). causal is passed by
+    name, so that both the chapter's fn(batch, heads, n, d, causal) and a keyword-only causal work."""
+    from ..triton_attention import attention_flops
+
     for causal in (False, True):
         for b, h, n, d in _FLOP_CASES:
-            answer, error = call(fn, b, h, n, d, causal)
+            answer, error = call(fn, b, h, n, d, causal=causal)
             if error is not None:
                 return error
             got = _number(answer)
             if got is None:
                 return Feedback(False, f"return a number (of flops), got {type(answer).__name__}")
-            right = attention_flops(b, h, n, d, causal)
+            right = attention_flops(b, h, n, d, causal=causal)
             exact_causal = 2 * b * h * n * (n + 1) * d  # the diagonal counted: also accepted
             if got == right or (causal and got == exact_causal):
                 continue
             return Feedback(False, f"batch = {b}, heads = {h}, n = {n}, d = {d}, causal = {causal}: "
-                                   + _diagnose_flops(got, b, h, n, d, causal))
+                                   + _diagnose_flops(got, right, attention_flops(b, h, n, d), b, h, n, d, causal))
     return Feedback(True, "correct: 4·batch·heads·n²·d — two products (q @ k^T, then p @ v) of n²·d "
                           "multiply-adds per head, 2 flops each — and half of it when causal, since the masked "
                           "half is skipped")
 
 
-def _diagnose_flops(got, b, h, n, d, causal):
-    full = 4 * b * h * n * n * d
-    right = full // 2 if causal else full
+def _diagnose_flops(got, right, full, b, h, n, d, causal):
+    """What is wrong with `got`, when `right` is the count and `full` the count without the causal mask."""
     ratio = got / right if right else float("inf")
     if causal and got == full:
         return ("with causal = True the kernel skips the tiles above the diagonal: about half of the (query, key) "
@@ -83,11 +84,6 @@ def _diagnose_flops(got, b, h, n, d, causal):
 # ---------------------------------------------------------------------------------------------------
 # Exercise 8b.2: the launch grid of the kernel
 
-def launch_grid(batch, heads, n_q, block_m):
-    """The reference: (ceil(n_q / block_m) query blocks, batch * heads)."""
-    return (-(-n_q // block_m), batch * heads)
-
-
 # (batch, heads, n_q, block_m): a length that block_m divides, and ones it does not
 _GRID_CASES = [(4, 16, 1024, 128), (2, 3, 1000, 128), (1, 1, 50, 16), (3, 5, 64, 64), (2, 8, 17, 32)]
 
@@ -95,6 +91,8 @@ _GRID_CASES = [(4, 16, 1024, 128), (2, 3, 1000, 128), (1, 1, 50, 16), (3, 5, 64,
 def check_launch_grid(fn):
     """Check `fn(batch, heads, n_q, block_m) -> (programs on axis 0, programs on axis 1)`: one program per
     block of block_m queries (axis 0, as tl.program_id(0) * BLOCK_M gives i0) of each (batch, head) (axis 1)."""
+    from ..triton_attention import launch_grid
+
     for b, h, n_q, block_m in _GRID_CASES:
         answer, error = call(fn, b, h, n_q, block_m)
         if error is not None:
@@ -107,13 +105,12 @@ def check_launch_grid(fn):
         if got == right:
             continue
         case = f"batch = {b}, heads = {h}, n_q = {n_q}, block_m = {block_m}: expected {right}, got {got}. "
-        return Feedback(False, case + _diagnose_grid(got, b, h, n_q, block_m))
+        return Feedback(False, case + _diagnose_grid(got, right[0], b, h, n_q, block_m))
     return Feedback(True, "correct: ceil(n_q / block_m) programs along axis 0, one per block of queries (the last one "
                           "partly masked), times batch·heads along axis 1")
 
 
-def _diagnose_grid(got, b, h, n_q, block_m):
-    blocks = -(-n_q // block_m)
+def _diagnose_grid(got, blocks, b, h, n_q, block_m):
     first, second = got
     if got == (b * h, blocks):
         return ("the axes are swapped: the kernel reads its block of queries from tl.program_id(0) and its "
@@ -135,6 +132,34 @@ def _diagnose_grid(got, b, h, n_q, block_m):
 
 # ---------------------------------------------------------------------------------------------------
 # Exercise 8b.3: a softmax kernel in Triton
+
+@functools.cache
+def _softmax_kernel():
+    """The reference kernel, compiled (or interpreted) on first use: defining it needs Triton."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def softmax_kernel(X, Y, stride, n_cols, BLOCK: tl.constexpr):
+        row = tl.program_id(0)                                  # one program per row
+        cols = tl.arange(0, BLOCK)                              # BLOCK: n_cols rounded up to a power of two
+        x = tl.load(X + row * stride + cols, mask=cols < n_cols, other=float("-inf"))  # exp(-inf) = 0
+        e = tl.exp(x - tl.max(x, axis=0))                       # stable: every exponent <= 0
+        tl.store(Y + row * stride + cols, e / tl.sum(e, axis=0), mask=cols < n_cols)
+
+    return softmax_kernel
+
+
+def softmax(x):
+    """The reference: the row-wise softmax of the 2-D tensor x, one Triton program per row."""
+    import torch
+    import triton
+
+    y = torch.empty_like(x)
+    n_rows, n_cols = x.shape
+    _softmax_kernel()[(n_rows,)](x, y, x.stride(0), n_cols, BLOCK=triton.next_power_of_2(n_cols))
+    return y
+
 
 def _softmax_cases(torch, device):
     g = torch.Generator().manual_seed(8)
@@ -167,8 +192,7 @@ def check_softmax_kernel(fn):
             return Feedback(False, f"the output has shape {tuple(answer.shape)}, expected the input's {tuple(x.shape)}")
         got = answer.detach().double().cpu().numpy()
         xs = x.double().cpu().numpy()
-        right = np.exp(xs - xs.max(axis=1, keepdims=True))
-        right /= right.sum(axis=1, keepdims=True)
+        right = numpy_softmax(xs, axis=1)
         if np.allclose(got, right, atol=1e-5, rtol=1e-4):
             continue
         where = f"on the {name} rows (shape {tuple(x.shape)}): "
@@ -210,3 +234,13 @@ def _diagnose_softmax(got, x, right, name):
     if np.all(got == 0):
         return "the output is all zeros: store the result with tl.store into the output tensor"
     return "the output differs from softmax(x) along each row; compare one row with torch.softmax(x, dim=1)"
+
+
+EXERCISES = [
+    Exercise(checker=check_attention_flops, reference="attn_course.triton_attention.attention_flops",
+             chapter="08b_gpu_kernel", solution="attention_flops"),
+    Exercise(checker=check_launch_grid, reference="attn_course.triton_attention.launch_grid",
+             chapter="08b_gpu_kernel", solution="launch_grid"),
+    Exercise(checker=check_softmax_kernel, reference="attn_course.exercises.gpu.softmax",
+             chapter="08b_gpu_kernel", solution="softmax"),
+]

@@ -4,14 +4,17 @@
     check_masked_attention(fn)    fn(q, k, v, mask) -> (output, weights), mask True = may attend
     check_attention_backward(fn)  fn(q, k, v, grad_output) -> (dq, dk, dv), the backward pass by hand
 
-Each checker carries its own NumPy reference and recognises the typical wrong answers (a standard
+The references: score_variance, masked_attention (the package's scaled_dot_product_attention with a
+mask) and the package's scaled_dot_product_attention_backward. Each checker recognises the typical wrong answers (a standard
 deviation for a variance, an inverted mask, a mask applied after the softmax, a missing 1/sqrt(d_k) in
 a gradient, ...), so that its message says what to fix.
 """
 import numpy as np
 
+from ..attention import scaled_dot_product_attention
 from ..backward import numerical_gradient
-from .feedback import Feedback, as_pair, call, call_for_pair
+from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair
+from .registry import Exercise
 
 
 def _close(a, b, rtol=1e-6, atol=1e-9):
@@ -96,11 +99,9 @@ def _masked_softmax(s, mask, axis=-1):
     return e / np.where(total > 0, total, 1)
 
 
-def _masked_reference(q, k, v, mask, scale=None):
-    """(output, weights): masked scaled dot-product attention, True = may attend; no allowed key: zeros."""
-    scale = 1 / np.sqrt(q.shape[-1]) if scale is None else scale
-    w = _masked_softmax(q @ k.T * scale, mask)
-    return w @ v, w
+def masked_attention(q, k, v, mask):
+    """The reference: (output, weights), True = may attend; a query with no allowed key gets zeros."""
+    return scaled_dot_product_attention(q, k, v, mask=mask)
 
 
 def _plain_softmax(s):
@@ -135,7 +136,7 @@ def check_masked_attention(fn):
     if output.shape != (n_q, d_v):
         return Feedback(False, f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}")
     scores = q @ k.T / np.sqrt(d_k)
-    _, expected = _masked_reference(q, k, v, mask)
+    _, expected = masked_attention(q, k, v, mask)
     if not _close(weights, expected):
         if not np.all(np.isfinite(weights)):
             return Feedback(False, "weights contain NaN or inf, though every query here may attend to at least one key "
@@ -143,7 +144,7 @@ def check_masked_attention(fn):
         if _close(weights, _plain_softmax(scores)):
             return Feedback(False, "the mask is ignored: every key gets weight. Set the scores of masked keys to -inf "
                                    "before the softmax, so that exp gives them exactly 0")
-        if _close(weights, _masked_reference(q, k, v, ~mask)[1]):
+        if _close(weights, masked_attention(q, k, v, ~mask)[1]):
             return Feedback(False, "the mask is inverted: here True means MAY attend (attn_course, "
                                    "torch.nn.functional.scaled_dot_product_attention); you masked out the allowed keys. "
                                    "(torch.nn.MultiheadAttention uses the opposite convention, True = masked out)")
@@ -154,7 +155,7 @@ def check_masked_attention(fn):
         if _close(weights, _plain_softmax(np.where(mask, scores, 0.0))):
             return Feedback(False, "masked scores were set to 0 (scores * mask?): a score of 0 still gets the weight "
                                    "exp(0) = 1 before normalising. Set them to -inf, whose exp is exactly 0")
-        if _close(weights, _masked_reference(q, k, v, mask, scale=1.0)[1]):
+        if _close(weights, scaled_dot_product_attention(q, k, v, mask=mask, scale=1.0)[1]):
             return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
         if _close(weights, _masked_softmax(scores, mask, axis=0)):
             return Feedback(False, "each column of weights sums to 1: the softmax ran over the queries (axis 0); "
@@ -194,7 +195,7 @@ def check_masked_attention(fn):
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
         return Feedback(False, "with large scores (thousands) exp overflows to inf and the weights become NaN: subtract each "
                                "row's largest allowed score before exp (softmax is shift invariant)")
-    if not _close(weights, _masked_reference(q_big, k_big, v_big, mask_big)[1]):
+    if not _close(weights, masked_attention(q_big, k_big, v_big, mask_big)[1]):
         if (weights[mask_big.any(axis=-1)].sum(axis=-1) < 0.5).any():  # rows that may attend lost their weight
             return Feedback(False, "with large scores some rows lose their weight: a masked key with a large score took it "
                                    "in the softmax, and the allowed keys underflowed to 0 before they were renormalised. "
@@ -215,8 +216,7 @@ def _backward_case(seed, n_q, n_k, d_k, d_v):
 
 
 def _forward(q, k, v):
-    w = _plain_softmax(q @ k.T / np.sqrt(q.shape[-1]))
-    return w @ v, w
+    return scaled_dot_product_attention(q, k, v)
 
 
 def _backward_variants(q, k, v, g):
@@ -270,6 +270,8 @@ def check_attention_backward(fn):
         q, k, v, g = _backward_case(seed, *shape)
         sizes = "n_q = {}, n_k = {}, d_k = {}, d_v = {}".format(*shape)
         result, error = call(fn, q, k, v, g)
+        if error is not None and NOT_WRITTEN in error.message:
+            return error
         if error is not None:
             return Feedback(False, f"with {sizes}: {error.message} (the shapes: dq like q (n_q, d_k), dk like k "
                                    "(n_k, d_k), dv like v (n_k, d_v); is a transpose missing?)")
@@ -306,3 +308,13 @@ def check_attention_backward(fn):
         return Feedback(False, f"{message}. Expected " + "; ".join(hints[n] for n in wrong))
     return Feedback(True, "correct: dv = w^T g, ds through the softmax's Jacobian, dq = ds k / sqrt(d_k) and "
                           "dk = ds^T q / sqrt(d_k), all three equal to the finite-difference gradients")
+
+
+EXERCISES = [
+    Exercise(checker=check_score_variance, reference="attn_course.exercises.mathematics.score_variance",
+             chapter="04_mathematics", solution="score_variance"),
+    Exercise(checker=check_masked_attention, reference="attn_course.exercises.mathematics.masked_attention",
+             chapter="04_mathematics", solution="masked_attention"),
+    Exercise(checker=check_attention_backward, reference="attn_course.backward.scaled_dot_product_attention_backward",
+             chapter="04_mathematics", solution="attention_backward"),
+]

@@ -7,24 +7,25 @@
 
 Each checker imports torch inside itself, so that `import attn_course.exercises` works without torch.
 The learner's functions run under torch.no_grad() on small float64 cases on the CPU, seeded with a
-private generator (the learner's global random state is left alone).
+private generator (the learner's global random state is left alone). The references: to_key_padding_mask,
+the package's split_heads and merge_heads (attn_course.multihead, which work on tensors too) and
+reference_multi_head_attention.
 """
 import math
 
 import numpy as np
 
-from .feedback import Feedback
+from ..multihead import split_heads
+from .feedback import Feedback, call
+from .registry import Exercise
 
 
 def _call(fn, *args, **kwargs):
-    """(result, None) or (None, Feedback saying what the learner's function raised)."""
+    """feedback.call, under torch.no_grad(): the learner's tensors need no graph."""
     import torch
 
-    try:
-        with torch.no_grad():
-            return fn(*args, **kwargs), None
-    except Exception as e:  # the learner's bug, reported as feedback rather than a traceback
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+    with torch.no_grad():
+        return call(fn, *args, **kwargs)
 
 
 def _not_a_tensor(result, what):
@@ -75,6 +76,13 @@ def _weight_on_padding(key_padding_mask, allowed):
     return float(torch.nan_to_num(w, nan=1.0).masked_fill(allowed[:, None, :], 0.0).sum(-1).max())
 
 
+def to_key_padding_mask(mask):
+    """The reference: drop the query axis of attn_course's (batch, 1, n) mask, and flip it (True = padding)."""
+    import torch
+
+    return ~torch.from_numpy(np.asarray(mask)[:, 0, :].copy())
+
+
 def check_key_padding_mask(fn):
     """Check `fn(mask) -> key_padding_mask`.
 
@@ -116,8 +124,9 @@ def check_key_padding_mask(fn):
                                "nn.MultiheadAttention masks out where key_padding_mask is True, so it attends "
                                f"only to the padding (up to {share:.2f} of a query's weight, or NaN where a "
                                "sequence has no padding): invert it, ~mask")
-    if not torch.equal(result, ~allowed):
-        wrong = (result != ~allowed).nonzero().tolist()
+    expected = to_key_padding_mask(mask)
+    if not torch.equal(result, expected):
+        wrong = (result != expected).nonzero().tolist()
         return Feedback(False, f"the key_padding_mask is wrong at (sequence, position) {[tuple(i) for i in wrong[:4]]}: "
                                f"the lengths are {_LENGTHS}, so True belongs exactly at the padded positions")
     share = _weight_on_padding(result, allowed)
@@ -128,11 +137,6 @@ def check_key_padding_mask(fn):
 # Exercise 5.2: split and merge heads.
 
 _B, _T, _H, _D = 2, 5, 3, 4  # batch, positions, heads, d_head: all different, so that mix-ups show
-
-
-def _split_reference(x, n_heads):
-    """(batch, n, d_model) -> (batch, n_heads, n, d_head): head i gets columns i*d_head ... (i+1)*d_head - 1."""
-    return x.unflatten(-1, (n_heads, -1)).transpose(1, 2)
 
 
 def _split_variants(x, n_heads):
@@ -162,7 +166,7 @@ def check_split_heads(split, merge):
     # Entries that tell where they came from: x[b, t, c] = 1000 b + 100 t + c.
     x = (1000 * torch.arange(_B).view(-1, 1, 1) + 100 * torch.arange(_T).view(1, -1, 1)
          + torch.arange(_H * _D).view(1, 1, -1)).to(torch.float64)
-    expected = _split_reference(x, _H)
+    expected = split_heads(x, _H)
     heads, error = _call(split, x.clone(), _H)
     if error is not None:
         return Feedback(False, "split: " + error.message)
@@ -382,3 +386,13 @@ def check_multi_head_attention(fn):
                                "(the last axis of the scores, broadcast over heads and queries), True = padding")
     return Feedback(True, "correct: projections, heads split and merged, scores scaled by 1/sqrt(d_head), "
                           "output projection, and key_padding_mask respected; the same as nn.MultiheadAttention")
+
+
+EXERCISES = [
+    Exercise(checker=check_split_heads, reference=("attn_course.multihead.split_heads", "attn_course.multihead.merge_heads"),
+             chapter="05_practice", solution=("split_heads", "merge_heads")),
+    Exercise(checker=check_key_padding_mask, reference="attn_course.exercises.practice.to_key_padding_mask",
+             chapter="05_practice", solution="to_key_padding_mask"),
+    Exercise(checker=check_multi_head_attention, reference="attn_course.exercises.practice.reference_multi_head_attention",
+             chapter="05_practice", solution="multi_head_attention"),
+]

@@ -6,9 +6,13 @@
     check_capture_weights(fn)   fn(encoder, x) -> per-layer, per-head weights of a torch.nn.TransformerEncoder,
                                 captured with forward hooks
 
-torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only.
+torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only. The
+references: to_mha_mask, cached_attention (attn_course.nn's causal attention, aligned bottom right) and
+capture_attention (attn_course.hooks.record_attention). Building a module draws its initial weights
+from torch's global generator: the checkers build theirs under fork_rng, leaving the learner's alone.
 """
 from .feedback import Feedback, call
+from .registry import Exercise
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -20,6 +24,11 @@ def _mask_case():
     allowed = causal_mask(3, 5)
     allowed[:, 1] = False
     return allowed
+
+
+def to_mha_mask(allowed):
+    """The reference: nn.MultiheadAttention's bool attn_mask, True = may NOT attend."""
+    return ~allowed
 
 
 def check_mha_mask(fn):
@@ -49,7 +58,7 @@ def check_mha_mask(fn):
             return Feedback(False, "this is the mask unchanged: nn.MultiheadAttention reads True as 'may NOT "
                                    "attend', the opposite of attn_course and F.scaled_dot_product_attention; "
                                    "invert it (~allowed)")
-        if not torch.equal(result, ~allowed):
+        if not torch.equal(result, to_mha_mask(allowed)):
             return Feedback(False, "this bool mask is neither the mask nor its inverse: True must mark exactly "
                                    "the pairs that may NOT attend, ~allowed")
     elif result.is_floating_point():
@@ -75,7 +84,7 @@ def check_mha_mask(fn):
         torch.manual_seed(0)
         mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
         q, kv = torch.randn(1, n_q, 8), torch.randn(1, n_k, 8)
-    ours = MultiHeadAttention.from_torch(mha)
+        ours = MultiHeadAttention.from_torch(mha)
     with torch.no_grad():
         _, w_torch = mha(q, kv, kv, attn_mask=result, average_attn_weights=False)
         _, w_ours = ours(q, kv, mask=allowed)
@@ -124,13 +133,18 @@ def _cache_mistakes():
     ]
 
 
+def cached_attention(q, k, v):
+    """The reference: causal attention with the diagonal aligned to the bottom right (attn_course.nn's)."""
+    from ..nn import scaled_dot_product_attention
+    return scaled_dot_product_attention(q, k, v, causal=True)[0]
+
+
 def check_cached_attention(fn):
     """Check `fn(q, k, v) -> output` for q: (..., n_q, d), k, v: (..., n_k, d) with n_q <= n_k, where the n_q
     queries are the LAST n_q of the n_k positions: query i may attend to keys j <= i + n_k - n_q.
 
     Tried on (n_q, n_k) = (1, 6) (one new token, five cached), (3, 6), (5, 6) and (4, 4)."""
     import torch
-    from ..nn import scaled_dot_product_attention
     cases, results = [_cache_case(n_q, n_k, seed=n_q * 10 + n_k) for n_q, n_k in _CACHE_CASES], []
     for (n_q, n_k), (q, k, v) in zip(_CACHE_CASES, cases):
         result, error = call(fn, q.clone(), k.clone(), v.clone())
@@ -150,7 +164,7 @@ def check_cached_attention(fn):
         return torch.allclose(torch.nan_to_num(a), torch.nan_to_num(b), atol=1e-5)
 
     wrong = [i for i, (result, (q, k, v)) in enumerate(zip(results, cases))
-             if not same(result, scaled_dot_product_attention(q, k, v, causal=True)[0])]
+             if not same(result, cached_attention(q, k, v))]
     if not wrong:
         return Feedback(True, "correct: the diagonal is aligned to the bottom right, so one new token sees every "
                               "cached key, and n_q = n_k is ordinary causal attention")
@@ -184,7 +198,7 @@ def _reference_weights(encoder, x):
     import torch
     from ..nn import MultiHeadAttention
     weights = []
-    with torch.no_grad():
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):  # from_torch builds (and initialises) a module
         for layer in encoder.layers:
             attention_input = layer.norm1(x) if layer.norm_first else x
             weights.append(MultiHeadAttention.from_torch(layer.self_attn)(attention_input)[1])
@@ -194,6 +208,15 @@ def _reference_weights(encoder, x):
 
 def _hooks_left(model):
     return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def capture_attention(encoder, x):
+    """The reference: each layer's weights, recorded by the package's hooks (attn_course.hooks)."""
+    import torch
+    from ..hooks import record_attention
+    with record_attention(encoder) as weights, torch.no_grad():
+        encoder(x)
+    return [w[0] for w in weights.values()]
 
 
 def check_capture_weights(fn):
@@ -263,3 +286,13 @@ def check_capture_weights(fn):
         return Feedback(False, "the layers are in reverse order: return the first layer's weights first")
     return Feedback(False, "the captured tensors differ from each layer's self-attention weights on the input it "
                            "receives (did you hook every layer, in order, in eval mode?)")
+
+
+EXERCISES = [
+    Exercise(checker=check_mha_mask, reference="attn_course.exercises.tools.to_mha_mask",
+             chapter="07_tools", solution="to_mha_mask"),
+    Exercise(checker=check_cached_attention, reference="attn_course.exercises.tools.cached_attention",
+             chapter="07_tools", solution="cached_attention"),
+    Exercise(checker=check_capture_weights, reference="attn_course.exercises.tools.capture_attention",
+             chapter="07_tools", solution="capture_attention"),
+]

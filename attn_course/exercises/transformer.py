@@ -8,12 +8,17 @@
     check_perplexity(fn)            fn(logits, targets) -> exp(mean negative log-likelihood)
     check_induction_scores(fn)      fn(weights, period) -> (layers, heads) induction scores
 
-Masks follow the package's convention: True = MAY attend. Each checker carries its own NumPy reference;
-check_causal_mask imports torch only when it runs.
+Masks follow the package's convention: True = MAY attend. The references are the package's
+sinusoidal_encoding, causal_mask and attn_course.transformer.induction_scores (in a module that imports
+torch: imported when the checker runs, as check_causal_mask imports torch), and reversal_alignment,
+transformer_masks and perplexity, here.
 """
 import numpy as np
 
+from ..attention import causal_mask
+from ..positional import sinusoidal_encoding
 from .feedback import Feedback, call
+from .registry import Exercise
 
 
 def _bool_matrix(result, shape, what):
@@ -32,6 +37,11 @@ def _bool_matrix(result, shape, what):
 # ---------------------------------------------------------------------------------------------------
 # 6b: the encoder–decoder
 
+def reversal_alignment(n):
+    """The reference: the anti-diagonal, target i from source n - 1 - i."""
+    return np.eye(n, dtype=bool)[::-1].copy()
+
+
 def check_reversal_alignment(fn):
     """Check `fn(n) -> (n, n)` bool: True at [i, j] when target token i of a reversed string of n tokens is
     source token j. Rows are target positions (queries), columns source positions (keys)."""
@@ -43,9 +53,7 @@ def check_reversal_alignment(fn):
         if error is not None:
             return error
         i = np.arange(n)
-        expected = np.zeros((n, n), dtype=bool)
-        expected[i, n - 1 - i] = True
-        if np.array_equal(a, expected):
+        if np.array_equal(a, reversal_alignment(n)):
             continue
         if np.array_equal(a, np.eye(n, dtype=bool)):
             return Feedback(False, "that is the diagonal: target i = source i is copying, not reversing. The FIRST "
@@ -63,7 +71,7 @@ def check_reversal_alignment(fn):
 
 
 def _sinusoidal(n, d, start=0, swap=False, halves=False, per_column=False):
-    """The reference (all flags off) and its typical variants."""
+    """The typical variants of the encoding (the reference is attn_course.positional.sinusoidal_encoding)."""
     pos = np.arange(start, start + n)[:, None]                          # (n, 1)
     if per_column:                                                      # a frequency per column, not per pair
         angles = pos * 10000.0 ** (-np.arange(d) / d)                   # (n, d)
@@ -94,7 +102,7 @@ def check_positional_encoding(fn):
         return Feedback(False, f"shape {pe.shape} is transposed: one ROW per position, (n_positions, d_model) = {(n, d)}")
     if pe.shape != (n, d):
         return Feedback(False, f"shape {pe.shape}, expected (n_positions, d_model) = {(n, d)}")
-    expected = _sinusoidal(n, d)
+    expected = sinusoidal_encoding(n, d)
     if np.allclose(pe, expected, atol=1e-6):
         pass
     elif np.allclose(pe, _sinusoidal(n, d, swap=True), atol=1e-6):
@@ -116,15 +124,21 @@ def check_positional_encoding(fn):
                                "column 2i + 1; row 0 should be 0, 1, 0, 1, ...")
     result, error = call(fn, 5, 7)
     if error is not None or np.shape(result) != (5, 7) or not np.allclose(np.asarray(result, dtype=np.float64),
-                                                                          _sinusoidal(5, 7), atol=1e-6):
+                                                                          sinusoidal_encoding(5, 7), atol=1e-6):
         return Feedback(True, "correct for even d_model. Going further: make it work for an odd d_model too (the last "
                               "sine has no cosine partner)")
     return Feedback(True, "correct: sines in the even columns, cosines in the odd ones, one frequency per pair, "
                           "positions from 0, any d_model")
 
 
+def transformer_masks(source_lengths, target_lengths, n_source, n_target):
+    """The reference: (encoder (b, S, S), decoder (b, T, T), cross (b, T, S)), True = may attend."""
+    return _masks(source_lengths, target_lengths, n_source, n_target)
+
+
 def _masks(source_lengths, target_lengths, n_source, n_target, causal=True, strict=False, cross_causal=False,
            cross_by_target=False, decoder_padding=True):
+    """The three masks (all flags at their defaults) and their typical variants."""
     s_len, t_len = np.asarray(source_lengths)[:, None, None], np.asarray(target_lengths)[:, None, None]
     j_s, j_t = np.arange(n_source)[None, None, :], np.arange(n_target)[None, None, :]
     i_t = np.arange(n_target)[None, :, None]
@@ -166,7 +180,7 @@ def check_transformer_masks(fn):
             return error
         masks.append(a)
     encoder, decoder, cross = masks
-    right = _masks(source_lengths, target_lengths, n_s, n_t)
+    right = transformer_masks(source_lengths, target_lengths, n_s, n_t)
     if all(np.array_equal(a, b) for a, b in zip(masks, right)):
         return Feedback(True, "correct: padding hidden in all three, the future hidden in the decoder only, and the "
                               "cross mask follows the source's padding")
@@ -218,7 +232,7 @@ def check_causal_mask(fn):
         a, error = _bool_matrix(result, (n, n), f"for n = {n} your mask")
         if error is not None:
             return error
-        expected = np.tril(np.ones((n, n), dtype=bool))
+        expected = causal_mask(n)
         if np.array_equal(a, expected):
             continue
         if n > 1 and np.array_equal(a, ~expected):
@@ -242,9 +256,10 @@ def _no_peeking(fn):
 
     from ..transformer import GPT
 
-    torch.manual_seed(0)
-    model = GPT(11, d_model=16, n_heads=2, n_layers=2, d_ff=16, max_len=8,
-                mask=lambda n: torch.as_tensor(np.asarray(fn(n)))).eval()
+    with torch.random.fork_rng(devices=[]):  # the model's initialisation must not move the learner's RNG
+        torch.manual_seed(0)
+        model = GPT(11, d_model=16, n_heads=2, n_layers=2, d_ff=16, max_len=8,
+                    mask=lambda n: torch.as_tensor(np.asarray(fn(n)))).eval()
     ids = torch.tensor([[1, 2, 3, 4, 5, 6, 7, 8]])
     changed = ids.clone()
     changed[0, 5] = 9
@@ -263,6 +278,11 @@ def _log_softmax(x):
     return x - np.log(np.exp(x).sum(axis=-1, keepdims=True))
 
 
+def perplexity(logits, targets):
+    """The reference: exp(mean over the n predictions of -log softmax(logits)[target])."""
+    return float(np.exp(-_log_softmax(logits)[np.arange(len(targets)), targets].mean()))
+
+
 def check_perplexity(fn):
     """Check `fn(logits, targets) -> float`: logits (n, vocab) for n predictions, targets (n,) the ids that came;
     perplexity = exp(mean over the n predictions of -log softmax(logits)[target])."""
@@ -270,7 +290,7 @@ def check_perplexity(fn):
     logits = 2.0 * rng.standard_normal((6, 5))
     targets = np.array([0, 3, 1, 4, 2, 2])
     nll = -_log_softmax(logits)[np.arange(6), targets]
-    expected = float(np.exp(nll.mean()))
+    expected = perplexity(logits, targets)
     result, error = call(fn, logits, targets)
     if error is not None:
         return error
@@ -311,12 +331,14 @@ def check_induction_scores(fn):
     """Check `fn(weights, period) -> (layers, heads)`: weights (layers, heads, 2p, 2p) on p random tokens repeated
     once; a head's score is its mean weight, over the queries t = p .. 2p-1 of the second half, on key t - p + 1 (the
     token after the previous occurrence of the query's token)."""
+    from ..transformer import induction_scores
+
     rng = np.random.default_rng(0)
     p, layers, heads = 5, 2, 3
     w = np.tril(np.exp(2.0 * rng.standard_normal((layers, heads, 2 * p, 2 * p))))
     w /= w.sum(axis=-1, keepdims=True)
     t = np.arange(p, 2 * p)
-    expected = w[..., t, t - p + 1].mean(axis=-1)
+    expected = induction_scores(w, p)
     result, error = call(fn, w, p)
     if error is not None:
         return error
@@ -346,3 +368,19 @@ def check_induction_scores(fn):
         return Feedback(False, "query and key are swapped: weights[..., query, key]; the query t is in the second "
                                "half, the key t - p + 1 in the first")
     return Feedback(False, "expected each head's mean of weights[layer, head, t, t - p + 1] over t = p .. 2p-1")
+
+
+EXERCISES = [
+    Exercise(checker=check_reversal_alignment, reference="attn_course.exercises.transformer.reversal_alignment",
+             chapter="06b_transformer", solution="reversal_alignment"),
+    Exercise(checker=check_positional_encoding, reference="attn_course.positional.sinusoidal_encoding",
+             chapter="06b_transformer", solution="positional_encoding"),
+    Exercise(checker=check_transformer_masks, reference="attn_course.exercises.transformer.transformer_masks",
+             chapter="06b_transformer", solution="transformer_masks"),
+    Exercise(checker=check_perplexity, reference="attn_course.exercises.transformer.perplexity",
+             chapter="06c_language_model", solution="perplexity"),
+    Exercise(checker=check_induction_scores, reference="attn_course.transformer.induction_scores",
+             chapter="06c_language_model", solution="induction_scores"),
+    Exercise(checker=check_causal_mask, reference="attn_course.attention.causal_mask",
+             chapter="06c_language_model", solution="causal_mask"),
+]
