@@ -367,7 +367,7 @@ def sessions():
                   "$d_k$?* (variance $1/d_k$: every row uniform)."),
                  ("30–45", f"{c4.sec('Softmax: three properties and a Jacobian')}: *Shift invariance*, "
                            f"*Temperature*, *Saturation: the Jacobian of softmax*.", ""),
-                 ("45–65", f"{c4.sec('Masks')}, *Three ways to get a mask wrong*, *Two conventions in PyTorch*.",
+                 ("45–65", f"{c4.sec('Masks')}, *What can go wrong with a mask*, *Two conventions in PyTorch*.",
                   "`MaskExplorer`, in *Explore: switch keys off*. Ask: *switch off \"cat\": where does its weight "
                   "go?* (to the other allowed keys of each row, in proportion); *tick causal: which row is "
                   "one-hot, and why?* (the first query sees only itself); *switch off every key a query may see: "
@@ -550,10 +550,13 @@ def misconceptions():
         "gradient vanishes. Dividing by $d_k$ overshoots: every row becomes nearly uniform. The `ScalingExplorer` and the cell that prints the largest softmax weight, raw and scaled, for growing $d_k$ show it.",
         [s("04_mathematics", "Why divide by $\\sqrt{d_k}$?"), s("03_algorithm", "Properties"),
          s("09_faq", "9.4 How is attention implemented?")])
-    add("Masking can be done after the softmax, or with a large negative number instead of $-\\infty$.",
-        "Zeroing weights after the softmax leaves rows that do not sum to 1; $-10^9$ turns a fully masked row into a "
-        "uniform average over keys it may not see; $-\\infty$ with a naive softmax gives NaN for such a row.",
-        [s("04_mathematics", "Three ways to get a mask wrong"),
+    add("Masking can be done after the softmax; and its opposite, \"a large negative fill such as $-10^9$ is a mistake\".",
+        "Zeroing weights after the softmax leaves rows that do not sum to 1. A large negative fill is standard practice "
+        "(the Annotated Transformer uses `masked_fill(mask == 0, -1e9)`) and gives the same weights as $-\\infty$ on "
+        "every row with an allowed key. It differs only on a fully masked row (a uniform average over keys it may not "
+        "see, where $-\\infty$ with a naive softmax gives NaN: handle such rows either way) and in float16, whose largest "
+        "finite value is 65504 ($-10^9$ overflows to $-\\infty$; `torch.finfo(dtype).min` fits).",
+        [s("04_mathematics", "What can go wrong with a mask"),
          s("06_applications", "Exercise 6.2 (medium): attention pooling with a padding mask")])
     add("`exp(scores) / sum(exp(scores))` is a fine softmax.",
         "It overflows once a score passes about 709 in float64 (88 in float32), which a wide model or a low temperature reaches, and underflows to 0/0 for very negative "
@@ -603,7 +606,8 @@ def misconceptions():
          s("07_tools", "What `nn.MultiheadAttention` returns")])
     add("The LSTM is an attention mechanism (the source dates it to \"Stanford, 2014\"); YOLO and U-Net use attention.",
         "The LSTM is Hochreiter and Schmidhuber's (1997) gated recurrent network; the original YOLO and U-Net are "
-        "convolutional (Attention U-Net came in 2018).",
+        "convolutional. Attention came to them later (Attention U-Net in 2018; YOLOv12, an attention-centric YOLO, in 2025), "
+        "and to CNNs as added modules (squeeze-and-excitation, CBAM, non-local blocks).",
         [s("01_background", "What the source says, and what is right"),
          s("06_applications", "What the source says about applications, checked")])
     return rows
