@@ -15,13 +15,13 @@ site: $(VENV)/.installed _vendor/.stamp
 test: site chromium test-other-cpu
 	$(BIN)/python -m pytest
 
-# The chapters under strict nbval as another machine computes them: OpenBLAS's Sandybridge kernels (NumPy),
-# PyTorch's non-vectorised kernels and MKL's and oneDNN's AVX2 code paths, one thread. A stored output that
-# depends on the CPU's floating-point kernels fails here.
+# The chapters under strict nbval, and the models retrained, as another machine computes them: OpenBLAS's
+# Sandybridge kernels (NumPy), PyTorch's non-vectorised kernels and MKL's and oneDNN's AVX2 code paths, one
+# thread. A stored output or a test that depends on the CPU's floating-point kernels fails here.
 OTHER_CPU := OPENBLAS_CORETYPE=Sandybridge ATEN_CPU_CAPABILITY=default MKL_ENABLE_INSTRUCTIONS=AVX2 \
              ONEDNN_MAX_CPU_ISA=AVX2 OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 test-other-cpu: $(VENV)/.installed
-	$(OTHER_CPU) $(BIN)/python -m pytest notebooks -p no:cacheprovider -q
+	$(OTHER_CPU) $(BIN)/python -m pytest notebooks tests/test_applications.py tests/test_transformer.py -p no:cacheprovider -q
 
 # The inner loop while editing (a few minutes): everything but the slow tests (retraining, the Colab-like
 # install, the student edition run, JupyterLab) and the browser; add a chapter's path to narrow it.

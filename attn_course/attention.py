@@ -4,7 +4,7 @@
     weights = softmax(scores)          one distribution over the keys per query
     output  = weights @ v              the values, averaged with those weights
 
-Vaswani et al., "Attention Is All You Need", NeurIPS 2017, eq. 1 (scale = 1/sqrt(d_k)).
+Vaswani et al., "Attention Is All You Need", NIPS 2017, eq. 1 (scale = 1/sqrt(d_k)).
 
 Masks follow torch.nn.functional.scaled_dot_product_attention: a boolean mask with True = may attend.
 (torch.nn.MultiheadAttention's `attn_mask` and `key_padding_mask` use the opposite convention,

@@ -6,7 +6,7 @@ it keeps the n² time. The two functions here change *what* is computed, to make
 
     sliding_window_attention   query i looks only at keys j with |i - j| <= window (j <= i when causal):
                                O(n w d) for a window of w keys. Vaswani et al.'s "restricted
-                               self-attention", O(r n d) in their Table 1 (NeurIPS 2017).
+                               self-attention", O(r n d) in their Table 1 (NIPS 2017).
     linear_attention           exp(q·k / sqrt(d)) replaced by phi(q)·phi(k), phi(x) = elu(x) + 1
                                (Katharopoulos, Vyas, Pappas & Fleuret, "Transformers are RNNs",
                                ICML 2020). Then sum_j phi(q_i)·phi(k_j) v_j = phi(q_i) @ (phi(K)^T V):

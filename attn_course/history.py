@@ -43,7 +43,7 @@ EVENTS = (
     Event(2015, "neural networks", "Luong, Pham & Manning", "global/local attention, multiplicative scores",
           "EMNLP 2015", "luong2015effective"),
     Event(2017, "neural networks", "Vaswani et al.", "the Transformer: attention only",
-          "NeurIPS 2017", "vaswani2017attention"),
+          "NIPS 2017", "vaswani2017attention"),
     Event(2020, "neural networks", "Dosovitskiy et al.", "ViT: attention over image patches",
           "ICLR 2021 (arXiv:2010.11929, 2020)", "dosovitskiy2021image"),
 )

@@ -8,7 +8,7 @@ things (one to the previous token, one to the subject of the sentence ...):
     head_i   = attention(q_i, k_i, v_i)     q_i: the i-th slice of d_model/h columns of q
     output   = concat(head_1, ..., head_h) W_o + b_o
 
-Vaswani et al., "Attention Is All You Need", NeurIPS 2017, sec. 3.2.2. Self-attention is x_q = x_kv;
+Vaswani et al., "Attention Is All You Need", NIPS 2017, sec. 3.2.2. Self-attention is x_q = x_kv;
 cross-attention (a decoder reading the encoder) is x_q from one sequence, x_kv from another.
 
 Vectors are rows, as in the paper's Q W^Q: W_q has shape (d_model, d_model) = (in, out). torch.nn.Linear

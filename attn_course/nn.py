@@ -3,7 +3,7 @@
     import attn_course.nn as ann            (`import attn_course` alone never imports torch)
 
 scaled_dot_product_attention and MultiHeadAttention compute exactly what attn_course's NumPy versions
-compute (Vaswani et al., "Attention Is All You Need", NeurIPS 2017, sec. 3.2), but on tensors, so
+compute (Vaswani et al., "Attention Is All You Need", NIPS 2017, sec. 3.2), but on tensors, so
 autograd gives the backward pass and the same code runs on a GPU. They also return the weights,
 which is what the course draws; torch.nn.functional.scaled_dot_product_attention does not, and is
 faster for it (it never stores the n_q x n_k matrix).

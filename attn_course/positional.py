@@ -3,7 +3,7 @@
 Scaled dot-product attention treats its keys as a set: permute the tokens and the outputs permute with
 them. Order has to be put into the vectors themselves. Two ways:
 
-Sinusoidal (Vaswani et al., "Attention Is All You Need", NeurIPS 2017, sec. 3.5): *add* to token i
+Sinusoidal (Vaswani et al., "Attention Is All You Need", NIPS 2017, sec. 3.5): *add* to token i
 
     PE(pos, 2i)   = sin(pos / 10000^(2i / d_model))
     PE(pos, 2i+1) = cos(pos / 10000^(2i / d_model))

@@ -8,7 +8,7 @@ k: (..., n_k, d_k), each returning scores of shape (..., n_q, n_k):
     general      q W k^T  (bilinear)         Neural Machine Translation", EMNLP 2015 (eq. 8)
     additive     v^T tanh(W_q q + W_k k)   Bahdanau, Cho & Bengio, "Neural Machine Translation by Jointly
                                              Learning to Align and Translate", ICLR 2015 (appendix A.1.2)
-    scaled dot   q · k / sqrt(d_k)         Vaswani et al., "Attention Is All You Need", NeurIPS 2017
+    scaled dot   q · k / sqrt(d_k)         Vaswani et al., "Attention Is All You Need", NIPS 2017
     cosine       q · k / (|q| |k|)         Graves, Wayne & Danihelka, "Neural Turing Machines", arXiv 2014
 
 Vectors are rows here, as in the code of every framework: `q @ W_q` is the paper's W_q q.

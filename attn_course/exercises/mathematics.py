@@ -180,8 +180,9 @@ def check_masked_attention(fn):
                                "np.where(total > 0, total, 1)) and it gets a zero output, not NaN")
     if np.allclose(weights[0], 1 / n_k):
         return Feedback(False, "a query that may attend to no key got uniform weights 1/n_k: it attends to keys it may "
-                               "not see. This is what a large negative fill (-1e9) does; use -inf and give such a row "
-                               "zero weights and a zero output")
+                               "not see. A large negative fill (-1e9) gives exactly this on a fully masked row, and only "
+                               "there (elsewhere it matches -inf): this exercise asks such a row for zero weights and "
+                               "a zero output")
     if not (_close(weights[0], np.zeros(n_k)) and _close(output[0], np.zeros(d_v))):
         return Feedback(False, f"a query that may attend to no key must get zero weights and a zero output, got weights "
                                f"{np.round(weights[0], 3).tolist()}")
