@@ -15,7 +15,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .data import DIGITS, _count, _seed, decode, encode
+from .data import _count, _seed, decode, encode
 
 # ---------------------------------------------------------------------------------------------------
 # Reversal: the alignment is the anti-diagonal

@@ -29,7 +29,6 @@ import time
 from collections import namedtuple
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from torch import nn

@@ -63,3 +63,22 @@ def reference(checker):
     from attn_course.exercises import EXERCISES
     answers = next(e for e in EXERCISES if e.checker is checker).references()
     return answers if len(answers) > 1 else answers[0]
+
+
+def torch_and_triton():
+    """(torch, triton, triton.language), None for what is missing. Without a GPU, Triton runs in its
+    interpreter on the CPU: TRITON_INTERPRET must be set before the first `import triton`."""
+    import os
+    import sys
+    try:
+        import torch
+    except ImportError:
+        return None, None, None
+    if not torch.cuda.is_available() and "triton" not in sys.modules:
+        os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        import triton
+        import triton.language as tl
+    except ImportError:
+        return torch, None, None
+    return torch, triton, tl

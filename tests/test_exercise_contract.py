@@ -13,7 +13,6 @@ before triton is first imported. Exercises that need torch or Triton are skipped
 """
 import ast
 import json
-import os
 import random
 import re
 import sys
@@ -22,19 +21,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-try:
-    import torch
-except ImportError:
-    torch = None
-triton = tl = None
-if torch is not None:
-    if not torch.cuda.is_available() and "triton" not in sys.modules:
-        os.environ["TRITON_INTERPRET"] = "1"  # before the first `import triton`
-    try:
-        import triton
-        import triton.language as tl
-    except ImportError:
-        pass
+from conftest import torch_and_triton
+
+torch, triton, tl = torch_and_triton()
 
 import attn_course.exercises
 from attn_course.exercises import EXERCISES, Feedback

@@ -5,13 +5,11 @@ before triton is first imported (see tests/test_triton_attention.py). Without Tr
 softmax-kernel tests are skipped, saying why; the others need neither.
 """
 import math
-import os
-import sys
 
 import pytest
 
 from attn_course.exercises import check_attention_flops, check_launch_grid, check_softmax_kernel
-from conftest import assert_accepts, assert_rejects, reference
+from conftest import assert_accepts, assert_rejects, torch_and_triton, reference
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -68,19 +66,7 @@ def test_grid_rejects(wrong, fragments):
 # ---------------------------------------------------------------------------------------------------
 # Exercise 8b.3: a softmax kernel in Triton
 
-try:
-    import torch
-except ImportError:
-    torch = None
-triton = None
-if torch is not None:
-    if not torch.cuda.is_available() and "triton" not in sys.modules:
-        os.environ["TRITON_INTERPRET"] = "1"  # before the first `import triton`
-    try:
-        import triton
-        import triton.language as tl
-    except ImportError:
-        pass
+torch, triton, tl = torch_and_triton()
 needs_triton = pytest.mark.skipif(triton is None, reason="needs PyTorch and Triton (Triton has wheels for Linux only)")
 
 if triton is not None:

@@ -9,7 +9,6 @@ import http.server
 import re
 import threading
 from html.parser import HTMLParser
-from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlparse
 
 import pytest
