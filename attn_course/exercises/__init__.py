@@ -6,7 +6,7 @@ missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first
 as data (`Exercise`: the checker, its reference answer, the chapter and the name of the learner's answer).
 """
 from .attention import check_attention
-from .feedback import Feedback
+from .feedback import Feedback, hint
 from .concepts import check_cross_attention, check_path_lengths, check_soft_lookup
 from .applications import check_alignment_accuracy, check_attention_pooling, check_rollout
 from .practice import check_key_padding_mask, check_multi_head_attention, check_split_heads
@@ -19,7 +19,7 @@ from .efficiency import check_matrix_bytes, check_online_softmax_step, check_que
 from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
-from .registry import Exercise
+from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
                transformer)
 

@@ -1,6 +1,12 @@
-"""What every checker returns (a verdict that prints as one line and says what is wrong), and how a
-checker calls the learner's function."""
-from dataclasses import dataclass
+"""What every checker returns (a verdict that says what is wrong, with hints on request), and how a
+checker calls the learner's function.
+
+A failing verdict says *what* is wrong and where to look, never the fix. Its `hints` go further, one at a
+time, the last one giving the fix: `hint()` shows the next hint of the last failing check, and running the
+same checker again on the same wrong answer does the same.
+"""
+import functools
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -11,12 +17,46 @@ class Feedback:
     `assert check_attention(my_attention)` works in a test too."""
     ok: bool
     message: str
+    hints: tuple = ()  # further hints, from a nudge to the fix; shown one at a time
+    shown: int = 0     # how many of them are shown
 
     def __bool__(self):
         return self.ok
 
     def __repr__(self):
-        return ("✔ " if self.ok else "✘ ") + self.message
+        lines = [("✔ " if self.ok else "✘ ") + self.message]
+        lines += [f"  hint {i + 1}/{len(self.hints)}: {h}" for i, h in enumerate(self.hints[:self.shown])]
+        if not self.ok and self.shown < len(self.hints):
+            lines.append(f"  ({len(self.hints) - self.shown} more hint(s): run hint(), or this check again)")
+        return "\n".join(lines)
+
+
+_last = {"check": None, "feedback": None}  # the last verdict, for hint() and for a repeated check
+
+
+def checker(check):
+    """Make `check` (returning a Feedback) remember its verdict: the same wrong answer checked twice in a
+    row shows one more hint each time."""
+    @functools.wraps(check)
+    def checked(*args, **kwargs):
+        feedback = check(*args, **kwargs)
+        previous = _last["feedback"]
+        if (not feedback.ok and _last["check"] == check.__name__ and previous is not None
+                and previous.message == feedback.message and previous.hints == feedback.hints):
+            feedback = replace(feedback, shown=min(previous.shown + 1, len(feedback.hints)))
+        _last.update(check=check.__name__, feedback=feedback)
+        return feedback
+    return checked
+
+
+def hint():
+    """The last failing verdict again, with one more of its hints shown."""
+    feedback = _last["feedback"]
+    if feedback is None or feedback.ok:
+        return Feedback(True, "no failing check to give a hint for: run a checker first")
+    feedback = replace(feedback, shown=min(feedback.shown + 1, len(feedback.hints)))
+    _last["feedback"] = feedback
+    return feedback
 
 
 NOT_WRITTEN = "is not written yet"

@@ -11,6 +11,17 @@ from typing import Callable, Tuple, Union
 
 Names = Union[str, Tuple[str, ...]]
 
+# The ladder, in the order a chapter climbs it.
+LEVELS = ("predict", "implement", "debug", "derive", "hard")
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong answer students really write, as the source of the solution cell, and a fragment the
+    checker's first message must contain for it (the contract test runs each one)."""
+    code: str       # defines the exercise's solution name(s), e.g. "def attention(q, k, v): ..."
+    fragment: str   # e.g. "sums to 1 along each column"
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -21,11 +32,17 @@ class Exercise:
     reference: Names   # dotted name(s), e.g. "attn_course.attention.scaled_dot_product_attention"
     chapter: str       # the notebook, e.g. "03_algorithm"
     solution: Names    # the name(s) the chapter's solution cell defines, e.g. "attention"
+    level: str = "debug"            # one of LEVELS
+    points: int = 1                 # for grading a class
+    mistakes: Tuple[Mistake, ...] = ()
 
     def __post_init__(self):
         for field in ("reference", "solution"):
             value = getattr(self, field)
             object.__setattr__(self, field, (value,) if isinstance(value, str) else tuple(value))
+        object.__setattr__(self, "mistakes", tuple(self.mistakes))
+        if self.level not in LEVELS:
+            raise ValueError(f"{self.name}: level must be one of {LEVELS}, got {self.level!r}")
         if len(self.reference) != len(self.solution):
             raise ValueError(f"{self.name}: {len(self.reference)} reference(s) for {len(self.solution)} solution(s)")
 
