@@ -251,11 +251,16 @@ def test_gpu_refuses_tensors_on_two_devices():
 # ---------------------------------------------------------------------------------------------------
 # The benchmark script and the chapter's figure, exercised on tiny shapes (a GPU runs them for real).
 
+def load_script(name):
+    """A script of benchmarks/ as a module."""
+    spec = importlib.util.spec_from_file_location(name, MODULE.parents[1] / "benchmarks" / f"{name}.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
 def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_triton", MODULE.parents[1] / "benchmarks" / "bench_triton.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    return bench
+    return load_script("bench_triton")
 
 
 @pytest.mark.skipif(CUDA, reason="checks the message printed where there is no GPU")
@@ -288,3 +293,27 @@ def test_benchmark_rows_json_and_figure(tmp_path, capsys):
         ta.plot_benchmark(record, d=128)
     import matplotlib.pyplot as plt
     plt.close("all")
+
+
+@pytest.mark.skipif(CUDA, reason="checks the message printed where there is no GPU")
+def test_sweep_without_a_gpu_says_so_and_exits_0(capsys):
+    assert load_script("sweep_triton").main([]) == 0
+    assert "needs a CUDA GPU" in capsys.readouterr().out
+
+
+def test_stored_gpu_measurements_hold_what_chapter_8b_reads():
+    """The files measured on a GPU (benchmarks/gpu_session.sh) have every row the chapter's cells read."""
+    import json
+    results = MODULE.parents[1] / "benchmarks" / "results"
+    for path in results.glob("bench_triton*.json"):
+        record = json.loads(path.read_text())
+        assert record["device"] and record["command"].startswith("python benchmarks/bench_triton.py")
+        rows = record["results"]
+        assert {(r["method"], r["causal"]) for r in rows if r["d"] == 128} >= {(m, c) for m in ("triton", "sdpa", "plain")
+                                                                              for c in (False, True)}
+        assert all(r["status"] == "ok" or r["status"] == "OOM" for r in rows), path.name
+        assert all(r["max_abs_diff"] is None or r["max_abs_diff"] < 2e-3 for r in rows if r["method"] == "triton")
+    for path in results.glob("sweep_triton*.json"):
+        rows = json.loads(path.read_text())["rows"]
+        assert any(r["status"] == "ok" for r in rows)
+        assert all(r["max_abs_diff"] < 2e-3 and r["ratio_to_sdpa"] > 0 for r in rows if r["status"] == "ok")
