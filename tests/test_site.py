@@ -150,3 +150,84 @@ def test_every_chapter_has_offline_slides(browser, server, chapter):
     n_slides = page.locator(".reveal .slides > section").count()
     context.close()
     assert n_slides >= 3, f"{chapter}: only {n_slides} slides; its ## headings should each start one"
+
+
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def pages_with_chinese():
+    return [p for p in pages() if CJK.search(re.sub(r"<[^>]+>", "", (SITE / p).read_text(encoding="utf-8")))]
+
+
+# Where the page shows Chinese, in each style (weight, family) it uses for it: two different characters of
+# one text, cut from a screenshot of the page itself. With no font for them both are the same empty box
+# ("tofu"), which this machine, with no CJK font installed, shows unless the site brings its own. The test
+# looks at the page's own text because that is what can fail: characters drawn afresh (on a canvas, or in
+# a probe added after the fonts loaded) came out right in Chromium where the page's text showed boxes.
+FIND_PAIRS = """() => {
+  const cjk = /[\\u3400-\\u4dbf\\u4e00-\\u9fff]/;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const pairs = new Map();
+  while (walker.nextNode()) {
+    const node = walker.currentNode, el = node.parentElement;
+    if (!el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    const key = `${style.fontStyle} ${style.fontWeight} ${style.fontFamily}`;
+    if (pairs.has(key)) continue;
+    const text = node.data;
+    for (let i = 0; i < text.length; i++) {
+      const j = [...text].findIndex((c, k) => k > i && cjk.test(c) && c !== text[i]);
+      if (cjk.test(text[i]) && j > 0) { pairs.set(key, [node, i, j]); break; }
+    }
+  }
+  window.__cjkPairs = [...pairs.entries()];
+  return window.__cjkPairs.length;
+}"""
+RECTS = """i => {
+  const [key, [node, a, b]] = window.__cjkPairs[i];
+  if (!node.isConnected) return null;  // replaced since (the widget manager redraws its views)
+  node.parentElement.scrollIntoView({block: "center"});
+  const rect = k => { const r = document.createRange(); r.setStart(node, k); r.setEnd(node, k + 1);
+                      const b = r.getBoundingClientRect(); return {x: b.x, y: b.y, width: b.width, height: b.height}; };
+  return {style: key, chars: node.data[a] + node.data[b], a: rect(a), b: rect(b),
+          em: parseFloat(getComputedStyle(node.parentElement).fontSize)};
+}"""
+
+
+def _pixels(png):
+    import io
+
+    from PIL import Image
+    return Image.open(io.BytesIO(png)).convert("L")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("page_path", pages_with_chinese())
+def test_chinese_text_renders_with_a_font_not_as_tofu(browser, server, page_path):
+    from PIL import ImageChops
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server + page_path, wait_until="networkidle")
+    page.evaluate("document.fonts.ready")
+    n = page.evaluate(FIND_PAIRS)
+    assert n > 0, "the page shows no text with two different Chinese characters"
+    tofu, checked = [], 0
+    for i in range(n):
+        pair = page.evaluate(RECTS, i)
+        if pair is None:
+            continue
+        checked += 1
+        page.wait_for_timeout(50)
+        size = (round(pair["a"]["width"]), round(pair["a"]["height"]))
+        shots = [_pixels(page.screenshot(clip=pair[side])).resize(size) for side in "ab"]
+        differing = sum(1 for p in ImageChops.difference(*shots).get_flattened_data() if p > 64) / (size[0] * size[1])
+        # Two different glyphs differ in far more than 5% of their pixels; two boxes do not (when they sit at
+        # the same sub-pixel offset). And an ideograph is one em wide in every CJK font, where the box a font
+        # without it draws is narrower (0.6 em here).
+        narrow = min(pair[side]["width"] for side in "ab") < 0.9 * pair["em"]
+        if differing < 0.05 or narrow:
+            tofu.append(f"{pair['chars']} in {pair['style'][:60]}")
+    context.close()
+    assert checked > 0, "every text with Chinese was replaced before it could be looked at"
+    assert not tofu, f"Chinese drawn as empty boxes (no font has the glyphs): {tofu}"

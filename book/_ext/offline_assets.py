@@ -1,4 +1,4 @@
-"""Serve the vendored front-end assets (MathJax, mermaid, require.js, widget manager) from _static/.
+"""Serve the vendored front-end assets (MathJax, mermaid, require.js, widget manager, the CJK font) from _static/.
 
 Jupyter Book 1 adds every *.js found in the book's own _static/ folder to *every* page. The vendored
 trees hold hundreds of scripts that must load only where needed (MathJax by Sphinx, mermaid by
@@ -29,5 +29,7 @@ def drop_thebe(app):
 
 def setup(app):
     app.connect("config-inited", add_vendor_to_static_path)
+    # The Chinese font's faces on every page; a browser downloads a slice only for characters on the page.
+    app.add_css_file("noto-sans-sc/cjk.css")
     drop_thebe(app)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
