@@ -4,7 +4,8 @@ Every generator knows the truth the attention pictures are compared with:
 
     date_split      ISO dates "2023-07-14" and their translation "1 4 JUL 2 0 2 3", with the true
                     alignment (which source characters each target token comes from)
-    sentiment_split short sentences, a positive or negative label, and the words that carry it
+    sentiment_split short film reviews from templates, a negative, neutral or positive label, and
+                    the words that carry it
     digits_split    scikit-learn's 8x8 handwritten digits (they ship inside scikit-learn: no download)
     dtmf_split      telephone key tones (DTMF) in noise, their spectrograms, the keys pressed, and the
                     frames in which each key sounds
@@ -121,7 +122,7 @@ def _translations(dates):
 
 
 # ---------------------------------------------------------------------------------------------------
-# Sentiment: short sentences; the words that carry the sentiment are known
+# Sentiment: short reviews built from templates; the words that carry the sentiment are known
 
 Sentiment = namedtuple("Sentiment", "ids mask labels carriers")
 """ids: (n, max_len) word ids, padded with PAD;  mask: (n, max_len) True for real words;
@@ -132,33 +133,58 @@ SENTIMENT_LABELS = ("negative", "neutral", "positive")
 
 POSITIVE = ("great", "superb", "wonderful", "moving", "brilliant", "charming", "funny", "gripping")
 NEGATIVE = ("awful", "boring", "dull", "clumsy", "terrible", "tedious", "bland", "painful")
-NEUTRAL = ("the", "a", "film", "movie", "plot", "story", "acting", "cast", "was", "is", "and", "with",
-           "its", "ending", "music", "director", "of", "this", "quite", "really", "very", "script")
+PLAIN = ("long", "short", "new", "unusual", "familiar", "typical", "modern", "simple")  # adjectives with no sentiment
+FILMS = ("film", "movie")
+COUNTABLE = ("plot", "story", "cast", "ending", "script", "director", "soundtrack")  # parts that take "a"
+PARTS = COUNTABLE + ("acting", "music", "dialogue")
+INTENSIFIERS = ("really", "truly")
+
+# Every review is one of these templates with its slots filled: {F} a film word, {N} a part of a film
+# ({C} one that can follow "a"), {I} an intensifier, {A} an adjective with no sentiment, and {S} the
+# adjective that decides the label: a positive word in a positive review, a negative one in a negative
+# review, an adjective of PLAIN in a neutral one. So a neutral review has the same shape as the others:
+# only the words in the {S} slots tell the label, and attention has to find them.
+SENTIMENT_TEMPLATES = (
+    "the {N} was {S}",
+    "this {F} is {S}",
+    "a {S} {F}",
+    "the {N} is {I} {S}",
+    "the {A} {N} is {S}",
+    "its {N} was {I} {S}",
+    "the {N} of this {F} was {S}",
+    "the {N} of this {F} is {I} {S}",
+    "it is a {S} {F} with a {A} {C}",
+    "the {N} is {S} and the {N} is {A}",
+    "the {N} was {S} and the {N} was {S}",
+    "this {F} has a {S} {C} and a {S} {C}",
+)
+NEUTRAL = ("the", "a", "an", "this", "its", "it", "is", "was", "has", "of", "with", "and") + FILMS + PARTS \
+    + INTENSIFIERS + PLAIN
 SENTIMENT_VOCAB = (PAD,) + NEUTRAL + POSITIVE + NEGATIVE
+SENTIMENT_MAX_LEN = max(len(t.split()) for t in SENTIMENT_TEMPLATES)
 
 
-def sentiment_split(n_train=2000, n_test=500, seed=0, min_len=4, max_len=10):
-    """Random sentences of min_len..max_len words, a third each negative, neutral and positive: neutral
-    words only, or neutral words with one or two sentiment words that are all negative or all positive.
-    Returns (train, test) Sentiments, padded to max_len."""
+def sentiment_split(n_train=2000, n_test=500, seed=0):
+    """Random reviews, a third each negative, neutral and positive, each a template of
+    SENTIMENT_TEMPLATES with its slots filled at random (one or two sentiment words, all of the label's
+    polarity, or none in a neutral review). Returns (train, test) Sentiments, padded to SENTIMENT_MAX_LEN."""
     n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    min_len, max_len = _count(min_len, "min_len", 2), _count(max_len, "max_len", 2)
-    if min_len > max_len:
-        raise ValueError(f"min_len must be at most max_len, got min_len={min_len}, max_len={max_len}")
     rng = np.random.default_rng(_seed(seed))
-    sentences = [_sentence(rng, min_len, max_len) for _ in range(n_train + n_test)]
-    data = sentences_to_arrays([s for s, _ in sentences], [y for _, y in sentences], max_len)
+    sentences = [_sentence(rng) for _ in range(n_train + n_test)]
+    data = sentences_to_arrays([s for s, _ in sentences], [y for _, y in sentences], SENTIMENT_MAX_LEN)
     return tuple(Sentiment(*(a[part] for a in data)) for part in (slice(0, n_train), slice(n_train, None)))
 
 
-def _sentence(rng, min_len, max_len):
-    n = int(rng.integers(min_len, max_len + 1))
+def _sentence(rng):
     label = int(rng.integers(3))
-    words = list(rng.choice(NEUTRAL, n))
-    n_carriers = 0 if label == 1 else 1 if n < 6 else int(rng.integers(1, 3))
-    for position in rng.choice(n, n_carriers, replace=False):
-        words[position] = str(rng.choice(POSITIVE if label == 2 else NEGATIVE))
-    return [str(w) for w in words], label
+    slots = {"F": FILMS, "N": PARTS, "C": COUNTABLE, "I": INTENSIFIERS, "A": PLAIN,
+             "S": (NEGATIVE, PLAIN, POSITIVE)[label]}
+    template = SENTIMENT_TEMPLATES[int(rng.integers(len(SENTIMENT_TEMPLATES)))]
+    words = [str(rng.choice(slots[w[1]])) if w.startswith("{") else w for w in template.split()]
+    for i in range(len(words) - 1):  # "a" before a vowel is "an": an awful film, an old movie
+        if words[i] == "a" and words[i + 1][0] in "aeiou":
+            words[i] = "an"
+    return words, label
 
 
 def sentences_to_arrays(sentences, labels, max_len=None):

@@ -306,7 +306,7 @@ def _speech_model():
 Recipe = namedtuple("Recipe", "model data steps batch lr")
 RECIPES = {
     "translation": Recipe(_translation_model, lambda: data.date_split(seed=0), 150, 64, 1e-2),
-    "sentiment": Recipe(SentimentClassifier, lambda: data.sentiment_split(seed=0), 300, 64, 1e-2),
+    "sentiment": Recipe(SentimentClassifier, lambda: data.sentiment_split(seed=0), 600, 64, 1e-2),
     "vit": Recipe(TinyViT, lambda: data.digits_split(seed=0), 400, 64, 6e-3),
     "speech": Recipe(_speech_model, lambda: data.dtmf_split(seed=0), 400, 64, 1e-2),
 }

@@ -423,9 +423,11 @@ def sessions():
                    "`models.ExampleExplorer` (an explorer like those of `attn_course.widgets`) on the translation "
                    "model. Ask: *why does the diagonal run backwards?*; *where does JUL look?*; *the first year digits "
                    "look at the next digit: is the model wrong?* (No: that digit holds the same information.)"),
-                  ("17–25", c6.sec("2. Sentiment: which words decided?") + ".",
-                   "`models.ExampleExplorer` on the sentiment model: it opens on a neutral sentence. Ask: *where "
-                   "should the weight go when there is no sentiment word?*"),
+                  ("17–25", c6.sec("2. Sentiment: which words decided?") + f", *{c6.heading('A baseline without attention')}*, "
+                           f"*{c6.heading('Where the attention looks')}*.",
+                   "Before the baseline cell, ask: *the model is 100% right: is that evidence that attention helps?* "
+                   "(No: a bag of words is as accurate.) Then `models.ExampleExplorer` on the sentiment model: it "
+                   "opens on a neutral review. Ask: *where should the weight go when there is no sentiment word?*"),
                   ("25–35", c6.sec("3. Vision: attention over the patches of a digit") + ", "
                             "*Do the maps show what the model uses?*",
                    "`models.ExampleExplorer` on the ViT. Ask: *is the brightest patch on the ink?* Count a few digits "

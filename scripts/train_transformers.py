@@ -1,6 +1,6 @@
 """Retrain the two Transformers of the course and write the weights the package ships.
 
-    python scripts/train_transformers.py [reverse] [tales] [--seed S] [--steps N] [--no-save]
+    python scripts/train_transformers.py [reverse] [tales] [--seed S [S ...]] [--steps N] [--no-save]
 
 Each model is trained by attn_course.transformer.train from its recipe's seed (deterministic: one
 thread, float64, deterministic algorithms) and saved to attn_course/weights/ as float32 arrays (.npz).
@@ -9,7 +9,8 @@ training time (wall clock and CPU time of this process: the machine may be share
 (reverse: exact-string and per-digit accuracy of greedy decoding, how often each layer's best
 cross-attention head puts its largest weight on the true source digit; tales: perplexity on held-out
 tales next to a bigram model's, the induction probe), parameter count and file size.
---seed / --steps train with another seed or length and save nothing (to study the training itself).
+--seed / --steps train with other seeds (one line each: `tales --seed 0 1 2 3 4` shows how often the induction
+heads form in the recipe's steps) or another length, and save nothing (to study the training itself).
 """
 import argparse
 import time
@@ -45,22 +46,28 @@ def report_tales(model):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(transformer.RECIPES))
-    parser.add_argument("--seed", type=int, default=None, help="another seed (saves nothing)")
+    parser.add_argument("--seed", type=int, nargs="+", default=None, help="other seeds, one model each (saves nothing)")
     parser.add_argument("--steps", type=int, default=None, help="another number of steps (saves nothing)")
     parser.add_argument("--no-save", action="store_true", help="train and report only")
     args = parser.parse_args()
     save = not (args.no_save or args.seed is not None or args.steps is not None)
     for name in args.names:
-        wall, cpu = time.perf_counter(), time.process_time()
-        model = transformer.train(name, seed=args.seed, steps=args.steps)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        report = report_reverse(model) if name == "reverse" else report_tales(model)
-        n_params = sum(p.numel() for p in model.parameters())
-        line = f"{name}: trained in {wall:.1f} s wall clock ({cpu:.1f} s CPU); {report}; {n_params} parameters"
-        if save:
-            path = transformer.save(name, model)
-            line += f", {path.name} {path.stat().st_size / 1024:.0f} KiB"
-        print(line, flush=True)
+        for seed in args.seed or [None]:  # None: the recipe's own seed
+            train_and_report(name, seed, args.steps, save)
+
+
+def train_and_report(name, seed, steps, save):
+    wall, cpu = time.perf_counter(), time.process_time()
+    model = transformer.train(name, seed=seed, steps=steps)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    report = report_reverse(model) if name == "reverse" else report_tales(model)
+    n_params = sum(p.numel() for p in model.parameters())
+    label = name if seed is None else f"{name} (seed {seed})"
+    line = f"{label}: trained in {wall:.1f} s wall clock ({cpu:.1f} s CPU); {report}; {n_params} parameters"
+    if save:
+        path = transformer.save(name, model)
+        line += f", {path.name} {path.stat().st_size / 1024:.0f} KiB"
+    print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -42,11 +42,27 @@ def test_sentiment_carriers_are_the_sentiment_words():
     train, test = data.sentiment_split(n_train=200, n_test=50, seed=3)
     sentiment_ids = [data.SENTIMENT_VOCAB.index(w) for w in data.POSITIVE + data.NEGATIVE]
     assert (test.carriers == np.isin(test.ids, sentiment_ids)).all()
-    assert (test.mask == (test.ids != 0)).all() and test.mask[:, :4].all()
+    assert (test.mask == (test.ids != 0)).all() and test.mask[:, :3].all()  # the shortest template: a dull film
     positive = np.isin(test.ids, [data.SENTIMENT_VOCAB.index(w) for w in data.POSITIVE])
     negative = np.isin(test.ids, [data.SENTIMENT_VOCAB.index(w) for w in data.NEGATIVE])
     assert (positive.any(1) == (test.labels == 2)).all() and (negative.any(1) == (test.labels == 0)).all()
     assert set(np.unique(train.labels)) == {0, 1, 2}
+
+
+def test_sentiment_reviews_are_templates_filled_in():
+    import re
+
+    slot = {"F": data.FILMS, "N": data.PARTS, "C": data.COUNTABLE, "I": data.INTENSIFIERS, "A": data.PLAIN,
+            "S": data.POSITIVE + data.NEGATIVE + data.PLAIN}
+    patterns = [re.compile("^" + re.sub(r"\{(\w)\}", lambda m: "(" + "|".join(slot[m[1]]) + ")", t)
+                           .replace("a (", "an? (") + "$") for t in data.SENTIMENT_TEMPLATES]
+    train, _ = data.sentiment_split(n_train=300, n_test=1, seed=5)
+    for ids in train.ids:
+        words = data.decode(ids[ids != 0], data.SENTIMENT_VOCAB)
+        sentence = " ".join(words)
+        assert any(p.match(sentence) for p in patterns), sentence
+        assert all(not (a == "a" and b[0] in "aeiou") and not (a == "an" and b[0] not in "aeiou")
+                   for a, b in zip(words, words[1:])), sentence
 
 
 def test_digits_split_is_a_partition():
@@ -94,7 +110,7 @@ def test_generators_are_deterministic():
     (lambda: data.date_split(n_train=0), ValueError, "n_train must be a positive integer, got 0"),
     (lambda: data.date_split(n_train=2.5), TypeError, "n_train must be a positive integer, got 2.5"),
     (lambda: data.date_split(seed=-1), TypeError, "seed must be a non-negative integer, got -1"),
-    (lambda: data.sentiment_split(min_len=8, max_len=5), ValueError, "min_len must be at most max_len"),
+    (lambda: data.sentiment_split(n_test=0), ValueError, "n_test must be a positive integer, got 0"),
     (lambda: data.sentences_to_arrays([["great"], []], [2, 1]), ValueError, "sentences[1] is empty"),
     (lambda: data.sentences_to_arrays([["grate"]], [2]), ValueError, "sentences[0] holds tokens that are not in the vocabulary: ['grate']"),
     (lambda: data.sentences_to_arrays([["great"]], [5]), ValueError, "labels must be one 0 (negative), 1 (neutral) or 2"),
@@ -164,7 +180,7 @@ def test_model_shapes():
     (lambda m: m["speech"].generate(torch.zeros(2, 32, 30), 4), ValueError, "source must have shape (batch, n, 32)"),
     (lambda m: m["speech"].generate(torch.zeros(2, 0, 32), 4), ValueError, "with n >= 1 frames, got shape (2, 0, 32)"),
     (lambda m: m["sentiment"](torch.zeros(2, 5, dtype=torch.long)), ValueError, "a sentence of padding only"),
-    (lambda m: m["sentiment"](torch.full((1, 3), 99)), ValueError, "ids must hold ids in [0, 39)"),
+    (lambda m: m["sentiment"](torch.full((1, 3), 99)), ValueError, "ids must hold ids in [0, 51)"),
     (lambda m: m["vit"](torch.zeros(2, 8, 9)), ValueError, "images must have shape (batch, 8, 8), got (2, 8, 9)"),
     (lambda m: m["vit"](torch.zeros(2, 8, 8, dtype=torch.long)), TypeError, "images must be a floating-point"),
     (lambda m: models.Seq2Seq(5), ValueError, "give exactly one of n_in"),
