@@ -20,6 +20,7 @@ from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
 from .background import check_dot_product_scores, check_kernel_regression_nd, check_wide_bandwidth_prediction
+from .attention import check_causal_attention_in_blocks, check_equivalent_bandwidth, check_shifted_keys_prediction
 from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
                transformer)
