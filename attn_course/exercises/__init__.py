@@ -23,6 +23,7 @@ from .background import check_dot_product_scores, check_kernel_regression_nd, ch
 from .attention import check_causal_attention_in_blocks, check_equivalent_bandwidth, check_shifted_keys_prediction
 from .mathematics import check_masked_attention_backward, check_softmax_jacobian, check_unscaled_prediction
 from .practice import check_causal_padded_attention, check_mha_parameter_count, check_weights_shape_prediction
+from .concepts import check_lookup_slope, check_multi_head_cross_attention, check_scaled_temperature_prediction
 from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
                transformer)

@@ -397,8 +397,8 @@ WEIGHTS_SHAPE_PREDICTION = (2, 5, 7)  # the reference of exercise 5.4
 
 def check_weights_shape_prediction(prediction):
     """Check a prediction of the shape of the weights `m(query, key, value)` returns for
-    m = nn.MultiheadAttention(8, num_heads=4, batch_first=True), a query (2, 5, 8) and keys and values
-    (2, 7, 8), with every other argument left at its default."""
+    m = nn.MultiheadAttention(8, num_heads=4) (batch_first left at its default, False), a query of shape
+    (5, 2, 8) and keys and values of shape (7, 2, 8): 5 queries, 7 keys, a batch of 2."""
     import torch
     from torch import nn
 
@@ -412,26 +412,27 @@ def check_weights_shape_prediction(prediction):
         return Feedback(False, f"a prediction is a shape, a tuple of ints such as (3, 4); got {prediction!r}")
     c = _SHAPE_CASE
     with torch.random.fork_rng(devices=[]):  # the module's initialisation must not move the learner's RNG
-        m = nn.MultiheadAttention(c["d_model"], c["n_heads"], batch_first=True)
-        query, key = torch.randn(c["batch"], c["n_q"], c["d_model"]), torch.randn(c["batch"], c["n_k"], c["d_model"])
+        m = nn.MultiheadAttention(c["d_model"], c["n_heads"])
+        query, key = torch.randn(c["n_q"], c["batch"], c["d_model"]), torch.randn(c["n_k"], c["batch"], c["d_model"])
     with torch.no_grad():
-        _, weights = m(query, key, key)
+        output, weights = m(query, key, key)
         _, per_head = m(query, key, key, average_attn_weights=False)
     shape = tuple(weights.shape)
-    measured = f"m(query, key, value) returns weights of shape {shape}; with average_attn_weights=False, " \
+    measured = f"the output has shape {tuple(output.shape)}, the weights {shape}; with average_attn_weights=False, " \
                f"{tuple(per_head.shape)}"
     if predicted == shape:
-        return Feedback(True, f"right: one row per query, one column per key, for each sequence of the batch, "
-                              f"and the {c['n_heads']} heads averaged by default ({measured})")
+        return Feedback(True, f"right: the weights put the batch first even when the inputs do not, then one row "
+                              f"per query and one column per key, the {c['n_heads']} heads averaged ({measured})")
     b, h, n_q, n_k = c["batch"], c["n_heads"], c["n_q"], c["n_k"]
-    why = {(b, h, n_q, n_k): "that is the shape with one matrix per head; by default PyTorch returns something "
+    why = {(n_q, b, n_k): "the inputs and the output are (n, batch, d_model) here, but the weights are laid out "
+                          "differently",
+           (b, h, n_q, n_k): "that is the shape with one matrix per head; by default PyTorch returns something "
                              "smaller",
            (b, n_k, n_q): "the axes are swapped: which axis of a weight matrix belongs to the queries?",
-           (n_q, n_k): "the batch axis is missing: every sequence of the batch gets its own weights",
-           (h, n_q, n_k): "the batch axis is missing, and the heads are not kept by default"}
+           (n_q, n_k): "the batch axis is missing: every sequence of the batch gets its own weights"}
     return Feedback(False, f"{predicted} is not the shape: " + why.get(predicted, "count the queries, the keys, the "
                                                                                    "batch and the heads again"),
-                    hints=("read the documentation of nn.MultiheadAttention.forward, argument average_attn_weights",
+                    hints=("read what nn.MultiheadAttention.forward says about attn_output_weights",
                            f"the answer is {shape}: {measured}"))
 
 
@@ -602,9 +603,9 @@ EXERCISES = [
     Exercise(checker=check_weights_shape_prediction,
              reference="attn_course.exercises.practice.WEIGHTS_SHAPE_PREDICTION",
              chapter="05_practice", solution="weights_shape_prediction", level="predict",
-             mistakes=(Mistake("weights_shape_prediction = (2, 4, 5, 7)", "the shape with one matrix per head"),
-                       Mistake("weights_shape_prediction = (2, 7, 5)", "the axes are swapped"),
-                       Mistake("weights_shape_prediction = (5, 7)", "the batch axis is missing"))),
+             mistakes=(Mistake("weights_shape_prediction = (5, 2, 7)", "the weights are laid out differently"),
+                       Mistake("weights_shape_prediction = (2, 4, 5, 7)", "the shape with one matrix per head"),
+                       Mistake("weights_shape_prediction = (2, 7, 5)", "the axes are swapped"))),
     Exercise(checker=check_mha_parameter_count, reference="attn_course.exercises.practice.mha_parameter_count",
              chapter="05_practice", solution="mha_parameter_count", level="derive", points=2,
              mistakes=(Mistake("def mha_parameter_count(d_model, n_heads):\n    return 4 * d_model ** 2",
