@@ -399,7 +399,7 @@ EXERCISES = [
     Exercise(checker=check_attention_shapes, reference="attn_course.exercises.attention.attention_shapes",
              chapter="03_algorithm", solution="attention_shapes"),
     Exercise(checker=check_attention, reference="attn_course.attention.scaled_dot_product_attention",
-             chapter="03_algorithm", solution="attention"),
+             chapter="03_algorithm", solution="attention", level="implement"),
     Exercise(checker=check_additive_score, reference="attn_course.scores.additive_score",
              chapter="03_algorithm", solution="additive_score"),
     Exercise(checker=check_shifted_keys_prediction,

@@ -465,7 +465,7 @@ EXERCISES = [
     Exercise(checker=check_kernel_weights, reference="attn_course.exercises.background.KERNEL_WEIGHTS",
              chapter="01_background", solution="weights_by_hand"),
     Exercise(checker=check_nadaraya_watson, reference="attn_course.exercises.background.nadaraya_watson",
-             chapter="01_background", solution="nadaraya_watson"),
+             chapter="01_background", solution="nadaraya_watson", level="implement"),
     Exercise(checker=check_bandwidth, reference="attn_course.exercises.background.best_bandwidth",
              chapter="01_background", solution="best_bandwidth"),
     Exercise(checker=check_wide_bandwidth_prediction,

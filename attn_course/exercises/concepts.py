@@ -445,7 +445,7 @@ EXERCISES = [
     Exercise(checker=check_soft_lookup, reference="attn_course.exercises.concepts.soft_lookup",
              chapter="02_concepts", solution="soft_lookup"),
     Exercise(checker=check_cross_attention, reference="attn_course.exercises.concepts.cross_attention",
-             chapter="02_concepts", solution="cross_attention"),
+             chapter="02_concepts", solution="cross_attention", level="implement"),
     Exercise(checker=check_path_lengths, reference="attn_course.exercises.concepts.path_length",
              chapter="02_concepts", solution="path_length"),
     Exercise(checker=check_scaled_temperature_prediction,

@@ -486,7 +486,7 @@ EXERCISES = [
     Exercise(checker=check_masked_attention, reference="attn_course.exercises.mathematics.masked_attention",
              chapter="04_mathematics", solution="masked_attention"),
     Exercise(checker=check_attention_backward, reference="attn_course.backward.scaled_dot_product_attention_backward",
-             chapter="04_mathematics", solution="attention_backward"),
+             chapter="04_mathematics", solution="attention_backward", level="implement"),
     Exercise(checker=check_unscaled_prediction, reference="attn_course.exercises.mathematics.UNSCALED_PREDICTION",
              chapter="04_mathematics", solution="unscaled_prediction", level="predict",
              mistakes=(Mistake('unscaled_prediction = "same"', "the Jacobian diag(p) - p p^T depends on the weights"),

@@ -599,7 +599,7 @@ EXERCISES = [
     Exercise(checker=check_key_padding_mask, reference="attn_course.exercises.practice.to_key_padding_mask",
              chapter="05_practice", solution="to_key_padding_mask"),
     Exercise(checker=check_multi_head_attention, reference="attn_course.exercises.practice.reference_multi_head_attention",
-             chapter="05_practice", solution="multi_head_attention"),
+             chapter="05_practice", solution="multi_head_attention", level="implement"),
     Exercise(checker=check_weights_shape_prediction,
              reference="attn_course.exercises.practice.WEIGHTS_SHAPE_PREDICTION",
              chapter="05_practice", solution="weights_shape_prediction", level="predict",
