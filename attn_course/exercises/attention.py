@@ -1,6 +1,9 @@
 """Checkers for the exercises on the attention algorithm (chapter 3).
 
 The references are the package's own scaled_dot_product_attention and additive_score, and attention_shapes.
+Then: check_shifted_keys_prediction (predict: one vector added to every key), check_equivalent_bandwidth
+(derive: h = d_k^(1/4)) and check_causal_attention_in_blocks (hard: causal attention a block of queries at
+a time, whose reference is the package's causal attention).
 """
 import numpy as np
 

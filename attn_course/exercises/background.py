@@ -4,6 +4,10 @@
     check_nadaraya_watson(fn)       fn(x_query, x_train, y_train, bandwidth) -> (predictions, weights)
     check_bandwidth(fn)             fn(x_train, y_train, bandwidths) -> the bandwidth with the smallest
                                     leave-one-out error
+    check_wide_bandwidth_prediction(p)  p: "nearest" | "average" | "zero", the curve at h = 100 (predict)
+    check_dot_product_scores(fn)    fn(x_query, x_train, h) -> x x_i / h^2 - x_i^2 / (2h^2) (derive)
+    check_kernel_regression_nd(fn)  fn(x_query, x_train, y_train, h, leave_one_out=False) -> (predictions,
+                                    weights), inputs in d dimensions (hard)
 
 The estimator (Nadaraya 1964; Watson 1964) with a Gaussian kernel, written as attention: the query is
 x, the keys are the training inputs x_i, the values the targets y_i, and the weights are

@@ -1,4 +1,8 @@
-"""Checkers for the exercises on the core concepts (chapter 2): soft lookup, cross-attention, path lengths."""
+"""Checkers for the exercises on the core concepts (chapter 2): soft lookup, cross-attention, path lengths;
+then the prediction that scaling the scores and the temperature together changes nothing
+(check_scaled_temperature_prediction), the derivative of a lookup in the inverse temperature
+(check_lookup_slope) and multi-head cross-attention from scratch (check_multi_head_cross_attention, whose
+reference is the package's multi_head_attention)."""
 import math
 
 import numpy as np

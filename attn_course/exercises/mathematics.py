@@ -3,6 +3,10 @@
     check_score_variance(fn)      fn(d_k, sigma_q, sigma_k) -> Var(q·k) for i.i.d. zero-mean components
     check_masked_attention(fn)    fn(q, k, v, mask) -> (output, weights), mask True = may attend
     check_attention_backward(fn)  fn(q, k, v, grad_output) -> (dq, dk, dv), the backward pass by hand
+    check_unscaled_prediction(p)  p: "smaller" | "same" | "larger", the softmax's gradient without 1/sqrt(d_k)
+    check_softmax_jacobian(fn)    fn(z) -> diag(p) - p p^T (derive)
+    check_masked_attention_backward(fn)  fn(q, k, v, grad_output, mask=mask) -> (dq, dk, dv), batched (hard;
+                                  the reference is the package's scaled_dot_product_attention_backward)
 
 The references: score_variance, masked_attention (the package's scaled_dot_product_attention with a
 mask) and the package's scaled_dot_product_attention_backward. Each checker recognises the typical wrong answers (a standard
@@ -386,8 +390,8 @@ def check_softmax_jacobian(fn):
             return Feedback(False, "every entry has the wrong sign: the diagonal must be positive (raising z_i "
                                    "raises p_i)", hints=("J = np.diag(p) - np.outer(p, p)",))
         if _close(J, np.diag(p) - p @ p):
-            return Feedback(False, "the same number is subtracted from every entry: p p^T must be the (n, n) outer "
-                                   "product, not the dot product p @ p",
+            return Feedback(False, "the same number is subtracted from every entry, but p p^T has its own entry for "
+                                   "every pair (i, j)",
                             hints=("J[i, j] = p_i (delta_ij - p_j) depends on both i and j",
                                    "np.outer(p, p)"))
         if _close(J, numeric.T) and not _close(J, J.T):

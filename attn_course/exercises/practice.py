@@ -4,6 +4,11 @@
     check_split_heads(split, merge)     split(x, n_heads): (batch, n, d_model) -> (batch, n_heads, n, d_head)
                                         merge(x): the inverse
     check_multi_head_attention(fn)      fn(x, m, key_padding_mask=None) -> what m(x, x, x) computes
+    check_weights_shape_prediction(s)   s: the shape of the weights with batch_first=False (predict)
+    check_mha_parameter_count(fn)       fn(d_model, n_heads) -> 4 d_model^2 + 4 d_model (derive)
+    check_causal_padded_attention(fn)   fn(x, m, key_padding_mask) -> causal self-attention without the
+                                        padding keys (hard; the reference is the package's NumPy
+                                        multi_head_attention)
 
 Each checker imports torch inside itself, so that `import attn_course.exercises` works without torch.
 The learner's functions run under torch.no_grad() on small float64 cases on the CPU, seeded with a
