@@ -451,7 +451,7 @@ def check_kernel_regression_nd(fn):
         return Feedback(False, "with leave_one_out=True the weights are wrong off the diagonal: the others must "
                                "share the whole weight")
 
-    h_small = 0.004  # every kernel value underflows: no query is within 0.18 of a point, and 0.18^2 / (2 * 0.004^2) > 745
+    h_small = 0.004  # every kernel value underflows: no query is within 0.18 of a point, 0.18^2 / (2 h^2) > 745
     pair, error = call_for_pair(fn, queries, x, y, h_small, what="(predictions, weights)")
     if error is not None:
         return error

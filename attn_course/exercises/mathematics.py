@@ -470,7 +470,8 @@ def check_masked_attention_backward(fn):
                             hints=("x.T reverses ALL the axes of a batched array",
                                    "transpose the last two axes only: np.swapaxes(x, -1, -2)"))
         scale = np.sqrt(tensors[0].shape[-1])
-        if wrong == ["dk"] and _close(grads[1], expected[1] * scale) or wrong == ["dq"] and _close(grads[0], expected[0] * scale):
+        one = names.index(wrong[0]) if len(wrong) == 1 else None
+        if one in (0, 1) and _close(grads[one], expected[one] * scale):  # dq or dk without the 1/sqrt(d_k)
             return Feedback(False, f"{label}, {wrong[0]} is sqrt(d_k) times too large",
                             hints=("the scores are q k^T / sqrt(d_k): the chain rule goes through the division",
                                    "multiply ds by 1 / sqrt(d_k) before computing dq and dk"))
