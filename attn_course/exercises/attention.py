@@ -10,7 +10,7 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..scores import additive_score
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call
+from .feedback import Feedback, as_pair, call, checker
 from .registry import Exercise, Mistake
 
 
@@ -247,6 +247,7 @@ def check_additive_score(fn):
 SHIFTED_KEYS_PREDICTION = "unchanged"  # the reference of exercise 3.4
 
 
+@checker
 def check_shifted_keys_prediction(prediction):
     """Check a prediction of what adding one vector c to every key does to the weights of a query:
     "unchanged", "sharper" or "flatter"."""
@@ -276,6 +277,7 @@ def equivalent_bandwidth(d_k):
     return d_k ** 0.25
 
 
+@checker
 def check_equivalent_bandwidth(fn):
     """Check `fn(d_k) -> h`: the bandwidth h of a Gaussian kernel whose weights over keys of equal length
     are those of scaled dot-product attention, softmax(q · k_i / sqrt(d_k))."""
@@ -350,6 +352,7 @@ def _blocks_variants(q, k, v, block):
     ]
 
 
+@checker
 def check_causal_attention_in_blocks(fn):
     """Check `fn(q, k, v, block) -> output (n, d_v)`: causal attention computed block by block (a block of
     `block` queries at a time, each against the keys it may see), the same as over all queries at once,

@@ -18,7 +18,7 @@ NumPy only: each checker carries its own reference (KERNEL_WEIGHTS, nadaraya_wat
 """
 import numpy as np
 
-from .feedback import Feedback, call, call_for_pair, not_written
+from .feedback import Feedback, call, call_for_pair, checker, not_written
 from .registry import Exercise, Mistake
 
 # Exercise 1.1: one query, three training points, and a bandwidth at which 2h^2, h^2, h and 2h all differ
@@ -275,6 +275,7 @@ BANDWIDTH_PREDICTION = "average"  # the reference of exercise 1.4
 _WIDE = 100.0
 
 
+@checker
 def check_wide_bandwidth_prediction(prediction):
     """Check a prediction of what kernel regression draws at bandwidth h = 100 on data spread over [0, 5]:
     "nearest" (a staircase through the nearest targets), "average" (a flat line at the mean of the
@@ -329,6 +330,7 @@ def _dot_product_variants(x_query, x_train, h):
     ]
 
 
+@checker
 def check_dot_product_scores(fn):
     """Check `fn(x_query, x_train, h) -> scores (m, n)`: x x_i / h^2 - x_i^2 / (2 h^2), the Gaussian
     score with the query's own term -x^2 / (2 h^2) dropped, so that softmax(scores) are still the
@@ -395,6 +397,7 @@ def _nd_case(seed=0, n=12, d=3):
     return x, y
 
 
+@checker
 def check_kernel_regression_nd(fn):
     """Check `fn(x_query, x_train, y_train, h, leave_one_out=False) -> (predictions, weights)` in d
     dimensions: scores -|x - x_i|^2 / (2h^2) (the squared Euclidean distance), a stable softmax over the

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call, call_for_pair
+from .feedback import Feedback, as_pair, call, call_for_pair, checker
 from .registry import Exercise, Mistake
 
 
@@ -282,6 +282,7 @@ def _diagnose(kind, got):
 SCALED_TEMPERATURE_PREDICTION = "same"  # the reference of exercise 2.4
 
 
+@checker
 def check_scaled_temperature_prediction(prediction):
     """Check a prediction of what happens to the weights of a soft lookup when every score is doubled and
     the temperature doubled too (T = 0.3 -> 0.6): "higher", "same" or "lower" on the best key."""
@@ -313,6 +314,7 @@ def lookup_slope(scores, values, beta):
     return (w * (scores - w @ scores)) @ values
 
 
+@checker
 def check_lookup_slope(fn):
     """Check `fn(scores, values, beta) -> (d_v,)`: the derivative with respect to beta = 1/T of the soft
     lookup softmax(beta * scores) @ values, against finite differences, at beta = 0 and beta = 2."""
@@ -381,6 +383,7 @@ def _multi_head_cross(dec, enc, p, n_heads, split="right", scale="d_head", out=T
     return (merged @ p.W_o + p.b_o if out else merged), w
 
 
+@checker
 def check_multi_head_cross_attention(fn):
     """Check `fn(decoder_states, encoder_states, params, n_heads) -> (output, weights)`: multi-head
     cross-attention, queries from the decoder, keys and values from the encoder, with the projections and

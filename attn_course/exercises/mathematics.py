@@ -17,7 +17,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..backward import numerical_gradient
-from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair
+from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair, checker
 from .registry import Exercise, Mistake
 
 
@@ -335,6 +335,7 @@ def _largest_jacobian_entries(d_k=512, n_keys=8, rows=500, seed=4):
     return largest(scores), largest(scores / np.sqrt(d_k))
 
 
+@checker
 def check_unscaled_prediction(prediction):
     """Check a prediction of how the softmax's gradient (the largest entry of its Jacobian, in a typical row
     of 8 keys) compares without the scale 1/sqrt(d_k), at d_k = 512, with the gradient with the scale:
@@ -363,6 +364,7 @@ def softmax_jacobian(z):
     return np.diag(p) - np.outer(p, p)
 
 
+@checker
 def check_softmax_jacobian(fn):
     """Check `fn(z) -> J (n, n)`, J[i, j] = d softmax(z)_i / d z_j, against finite differences, on ordinary
     scores and on scores large enough to overflow exp."""
@@ -427,6 +429,7 @@ def _masked_backward_case(seed=8, batch=(2, 3), n_q=4, n_k=5, d_k=3, d_v=2):
     return q, k, v, g, mask
 
 
+@checker
 def check_masked_attention_backward(fn):
     """Check `fn(q, k, v, grad_output, mask=mask) -> (dq, dk, dv)` for batched inputs q: (..., n_q, d_k),
     k: (..., n_k, d_k), v: (..., n_k, d_v), grad_output: (..., n_q, d_v) and a boolean mask (..., n_q, n_k),

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..multihead import split_heads
-from .feedback import Feedback, call
+from .feedback import Feedback, call, checker
 from .registry import Exercise, Mistake
 
 
@@ -400,6 +400,7 @@ _SHAPE_CASE = dict(batch=2, n_q=5, n_k=7, d_model=8, n_heads=4)
 WEIGHTS_SHAPE_PREDICTION = (2, 5, 7)  # the reference of exercise 5.4
 
 
+@checker
 def check_weights_shape_prediction(prediction):
     """Check a prediction of the shape of the weights `m(query, key, value)` returns for
     m = nn.MultiheadAttention(8, num_heads=4) (batch_first left at its default, False), a query of shape
@@ -455,6 +456,7 @@ def mha_parameter_count(d_model, n_heads):
 _COUNT_CASES = [(12, 3), (64, 8), (512, 8), (512, 1), (10, 5)]
 
 
+@checker
 def check_mha_parameter_count(fn):
     """Check `fn(d_model, n_heads) -> int`: how many numbers nn.MultiheadAttention(d_model, n_heads) learns
     (default arguments: biases, key and value of size d_model)."""
@@ -526,6 +528,7 @@ def causal_padded_attention(x, m, key_padding_mask):
     return torch.from_numpy(output).to(x.device)
 
 
+@checker
 def check_causal_padded_attention(fn):
     """Check `fn(x, m, key_padding_mask) -> (batch, n, d_model)`: what m(x, x, x) computes with a causal mask
     (query i attends to keys j <= i) and key_padding_mask (batch, n), True = padding, both applied, from the
