@@ -186,9 +186,12 @@ class Chapter:
                           and re.search(r"check_\w+\(", cells[j].source)), None)
             after = next((j for j in range(i + 1, len(cells)) if cells[j].cell_type == "code"
                           and re.search(r"check_\w+\(", cells[j].source)), None)
-            checker = re.findall(r"(check_\w+)\(", cells[first].source)[-1] if first is not None else None
-            if first is None or self.sections[first] != heading:
-                problems.append(f"{self.stem}: solution cell {i} has no checker call before it in its section")
+            if first is not None and self.sections[first] != heading:
+                first = None  # a predict, derive or hard exercise has no first attempt: its checker comes after
+            named = first if first is not None else after
+            checker = re.findall(r"(check_\w+)\(", cells[named].source)[-1] if named is not None else None
+            if checker is None:
+                problems.append(f"{self.stem}: solution cell {i} has no checker call in its section")
             out.append(dict(heading=heading, checker=checker, first=cells[first] if first is not None else None,
                             solution=cell, after=cells[after] if after is not None else None))
         return out
@@ -316,7 +319,7 @@ def sessions():
                  ("30–35", f"{c1.sec('What attention buys, and what it costs')}.",
                   "Ask: *at $n = d = 512$, which layer does more arithmetic, attention or the RNN?* (The same; the "
                   "table prints it.)"),
-                 ("35–42", f"{c1.sec('Exercise 1.1 (easy): three weights by hand')} in class.",
+                 ("35–42", f"{c1.sec('Exercise 1.1 (debug): three weights by hand')} in class.",
                   "Run the first attempt together and read the checker's message aloud."),
                  ("42–55", f"{c2.sec('A dictionary lookup, made soft')}, *The hard lookup is the limit $T \\to 0$*.",
                   "Ask: *what does the soft lookup return as $T \\to \\infty$?* (The average price.)"),
@@ -334,7 +337,7 @@ def sessions():
                 ["1.1"]))
     out.append(("Session 2: the algorithm", [c3],
                 "The session where students first compute attention themselves; both explorers belong to it.",
-                [("0–5", f"Warm-up quiz: {c3.sec('Exercise 3.1 (easy): read the shapes')} on paper.",
+                [("0–5", f"Warm-up quiz: {c3.sec('Exercise 3.1 (debug): read the shapes')} on paper.",
                   "Ask for the shape of the output when $d_v \\ne d_k$."),
                  ("5–15", f"{c3.sec('The idea in one picture')}, *A small example*, *Step 1: scores*.", ""),
                  ("15–35", f"{c3.sec('Step 2: weights, by softmax')}, *Why subtract the maximum?*, *Temperature*.",
@@ -387,7 +390,7 @@ def sessions():
                  ("8–18", c5.sec("Attention in PyTorch, from the NumPy version") + ".",
                   "Ask: *why does float32 agree only to about $10^{-6}$?*"),
                  ("18–35", c5.sec("Multi-head attention, from the NumPy version") + ", then "
-                           "*Exercise 5.1: split and merge heads (medium)* in class.",
+                           "*Exercise 5.1: split and merge heads (debug)* in class.",
                   "Ask: *merge(split(x)) gives x back: does that prove the split right?* (No; the first attempt of "
                   "exercise 5.1 shows why.)"),
                  ("35–45", c5.sec("Masks: two conventions, side by side") + ".",
@@ -572,7 +575,7 @@ def misconceptions():
         "Reshape to (batch, n, heads, d_head), then transpose; a reshape alone mixes positions inside every head, "
         "and `merge(split(x)) == x` does not catch it.",
         [s("05_practice", "Multi-head attention, from the NumPy version"),
-         s("05_practice", "Exercise 5.1 (medium): split and merge heads")])
+         s("05_practice", "Exercise 5.1 (debug): split and merge heads")])
     add("`is_causal=True` is right whenever a decoder must not see the future.",
         "It aligns the diagonal to the top left; with a key–value cache the queries are the last positions and need "
         "the bottom-right alignment. With one new token, `is_causal=True` lets it see only the first key.",
@@ -653,8 +656,8 @@ def answer_key(c, ex):
     doc = inspect.cleandoc(fn.__doc__ or "") if fn else ""
     lines += ["```text", doc, "```", ""]
     first_src = ex["first"].source if ex["first"] is not None else ""
-    first_msg = verdict(ex["first"], "✘")
-    if not first_msg:
+    first_msg = verdict(ex["first"], "✘") if ex["first"] is not None else ""
+    if ex["first"] is not None and not first_msg:
         problems.append(f"{ex['heading']}: the first attempt has no stored ✘ message (is the chapter executed?)")
     if first_src:
         lines += ["The chapter's first attempt, and what the checker answers (the stored output of the cell, "
@@ -683,8 +686,9 @@ def answer_key(c, ex):
         problems.append(f"{ex['heading']}: no stored ✔ message after the solution (is the chapter executed?)")
     if ok:
         lines += [f"A right answer gets: ✔ {esc(ok)}", ""]
-    lines += [f"**Solution:** the cell tagged `solution` in {c.sec(ex['heading'])}, right after the first "
-              f"attempt. On the website it is folded (*Show code cell source*). {stub_note(ex, fn)}", ""]
+    where = "right after the first attempt" if ex["first"] is not None else "right before the checker"
+    lines += [f"**Solution:** the cell tagged `solution` in {c.sec(ex['heading'])}, {where}. On the website it is "
+              f"folded (*Show code cell source*). {stub_note(ex, fn)}", ""]
     return lines
 
 

@@ -19,6 +19,11 @@ from .efficiency import check_matrix_bytes, check_online_softmax_step, check_que
 from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
+from .background import check_dot_product_scores, check_kernel_regression_nd, check_wide_bandwidth_prediction
+from .attention import check_causal_attention_in_blocks, check_equivalent_bandwidth, check_shifted_keys_prediction
+from .mathematics import check_masked_attention_backward, check_softmax_jacobian, check_unscaled_prediction
+from .practice import check_causal_padded_attention, check_mha_parameter_count, check_weights_shape_prediction
+from .concepts import check_lookup_slope, check_multi_head_cross_attention, check_scaled_temperature_prediction
 from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
                transformer)

@@ -1,14 +1,17 @@
 """Checkers for the exercises on the attention algorithm (chapter 3).
 
 The references are the package's own scaled_dot_product_attention and additive_score, and attention_shapes.
+Then: check_shifted_keys_prediction (predict: one vector added to every key), check_equivalent_bandwidth
+(derive: h = d_k^(1/4)) and check_causal_attention_in_blocks (hard: causal attention a block of queries at
+a time, whose reference is the package's causal attention).
 """
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..scores import additive_score
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call
-from .registry import Exercise
+from .feedback import Feedback, as_pair, call, checker
+from .registry import Exercise, Mistake
 
 
 def _case(seed, n_q=3, n_k=5, d_k=4, d_v=2):
@@ -238,11 +241,212 @@ def check_additive_score(fn):
                           "works on batches")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 3.4 (predict): the same vector added to every key.
+
+SHIFTED_KEYS_PREDICTION = "unchanged"  # the reference of exercise 3.4
+
+
+@checker
+def check_shifted_keys_prediction(prediction):
+    """Check a prediction of what adding one vector c to every key does to the weights of a query:
+    "unchanged", "sharper" or "flatter"."""
+    from .predict import check_choice
+
+    q, k, v = _case(11)
+    c = 3.0 * np.random.default_rng(12).standard_normal(k.shape[-1])
+    _, before = scaled_dot_product_attention(q, k, v)
+    _, after = scaled_dot_product_attention(q, k + c, v)
+    return check_choice(prediction, {
+        "unchanged": "q · (k_i + c) = q · k_i + q · c, and q · c is the same for every key of that query: the "
+                     "softmax of a row does not change when the whole row shifts",
+        "sharper": "the scores do change, but every score of a query changes by the same amount, q · c; the "
+                   "differences between them, which are all the softmax sees, stay the same",
+        "flatter": "the shift q · c is the same for every key of a query, so the differences between the "
+                   "scores, which set how flat the weights are, stay the same",
+    }, "unchanged", f"with a random c of length {np.linalg.norm(c):.1f}, the weights before and after agree to "
+                    f"1e-12: {np.allclose(before, after, rtol=0, atol=1e-12)}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 3.5 (derive): the bandwidth at which scaled dot-product attention is Gaussian kernel regression.
+
+def equivalent_bandwidth(d_k):
+    """The reference of exercise 3.5: for keys of equal length, softmax(q · k_i / sqrt(d_k)) equals the
+    Gaussian kernel weights softmax(-|q - k_i|^2 / (2h^2)) when h^2 = sqrt(d_k), i.e. h = d_k^(1/4)."""
+    return d_k ** 0.25
+
+
+@checker
+def check_equivalent_bandwidth(fn):
+    """Check `fn(d_k) -> h`: the bandwidth h of a Gaussian kernel whose weights over keys of equal length
+    are those of scaled dot-product attention, softmax(q · k_i / sqrt(d_k))."""
+    answers = {}
+    for d_k in (1, 4, 16, 64, 100):
+        result, error = call(fn, d_k)
+        if error is not None:
+            return error
+        try:
+            answers[d_k] = float(result)
+        except (TypeError, ValueError):
+            return Feedback(False, f"expected one number (a bandwidth) for d_k = {d_k}, got {type(result).__name__}")
+    got = np.array(list(answers.values()))
+    d = np.array(list(answers))
+    if np.allclose(got, d ** 0.25):
+        rng = np.random.default_rng(3)
+        q, k = rng.standard_normal((4, 16)), rng.standard_normal((6, 16))
+        k = 2.0 * k / np.linalg.norm(k, axis=1, keepdims=True)  # keys of equal length
+        squared = ((q[:, None, :] - k[None, :, :]) ** 2).sum(axis=-1)
+        same = np.allclose(softmax(q @ k.T / 4.0), softmax(-squared / (2 * answers[16] ** 2)), atol=1e-12)
+        return Feedback(True, f"correct: h = d_k^(1/4); at d_k = 16, h = {answers[16]:g}, and the two kinds of "
+                              f"weights agree on keys of equal length: {same}")
+    if np.allclose(got, np.sqrt(d)):
+        return Feedback(False, "at d_k = 16 you give h = 4: that is the value of h^2, not of h",
+                        hints=("the Gaussian score divides by 2h^2; match the term 2 q · k_i / (2h^2) with "
+                               "q · k_i / sqrt(d_k)",
+                               "h^2 = sqrt(d_k), so h = d_k ** 0.25"))
+    if np.allclose(got, (d / 4) ** 0.25):
+        return Feedback(False, "the factor 2 went the wrong way: expanding |q - k_i|^2 gives -2 q · k_i, and that "
+                               "2 cancels the 2 of 2h^2",
+                        hints=("-|q - k_i|^2 / (2h^2) = -|q|^2 / (2h^2) + q · k_i / h^2 - |k_i|^2 / (2h^2)",
+                               "q · k_i / h^2 = q · k_i / sqrt(d_k): h = d_k ** 0.25"))
+    if np.allclose(got, d ** -0.25) or np.allclose(got, d ** -0.5):
+        return Feedback(False, "the bandwidth shrinks as d_k grows; it must grow, since dividing by sqrt(d_k) "
+                               "makes the weights flatter, as a wider kernel does",
+                        hints=("the kernel's score is divided by 2h^2, the attention score by sqrt(d_k)",
+                               "h^2 = sqrt(d_k), so h = d_k ** 0.25"))
+    return Feedback(False, f"expected the bandwidth for d_k = 16 to make the two kinds of weights agree; got "
+                           f"h = {answers[16]:g}",
+                    hints=("expand |q - k_i|^2 = |q|^2 - 2 q · k_i + |k_i|^2; for keys of equal length only the "
+                           "middle term differs from key to key",
+                           "h^2 = sqrt(d_k), so h = d_k ** 0.25"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 3.6 (hard): causal attention computed one block of queries at a time.
+
+def causal_attention_in_blocks(q, k, v, block):
+    """The reference of exercise 3.6: what the blocks must add up to, causal attention over all of q.
+    q: (n, d_k)  k: (n, d_k)  v: (n, d_v)  block: queries per block  ->  output (n, d_v)"""
+    return scaled_dot_product_attention(q, k, v, causal=True)[0]
+
+
+def _blocks_variants(q, k, v, block):
+    """(output of a typical wrong tiling, message, hints), checked in this order."""
+    n, d_k = q.shape
+    local, unscaled = np.zeros((n, v.shape[1])), np.zeros((n, v.shape[1]))
+    for start in range(0, n, block):
+        rows = slice(start, min(start + block, n))
+        s = q[rows] @ k.T / np.sqrt(d_k)                                        # (rows, n)
+        local[rows] = softmax(s, mask=np.tril(np.ones(s.shape, dtype=bool))) @ v  # as if start = 0
+        allowed = np.arange(n)[None, :] <= np.arange(start, rows.stop)[:, None]
+        unscaled[rows] = softmax(q[rows] @ k.T, mask=allowed) @ v
+    return [
+        (local, "only the first block is right: in the other blocks each query sees the keys as if the block "
+                "started at position 0",
+         ("query i of the block that starts at row `start` is position start + i of the sequence",
+          "build the block's mask from global positions: np.arange(n)[None, :] <= np.arange(start, stop)[:, None]")),
+        (unscaled, "every row is causal, but the weights are too sharp",
+         ("compare one block's scores with those of scaled dot-product attention",
+          "divide the scores by np.sqrt(d_k)")),
+    ]
+
+
+@checker
+def check_causal_attention_in_blocks(fn):
+    """Check `fn(q, k, v, block) -> output (n, d_v)`: causal attention computed block by block (a block of
+    `block` queries at a time, each against the keys it may see), the same as over all queries at once,
+    for any block size, the last block possibly shorter."""
+    rng = np.random.default_rng(21)
+    n, d_k, d_v = 11, 4, 3
+    q, k, v = rng.standard_normal((n, d_k)), rng.standard_normal((n, d_k)), rng.standard_normal((n, d_v))
+    expected = causal_attention_in_blocks(q, k, v, 4)
+    for block in (4, 1, 3, 16):
+        result, error = call(fn, q, k, v, block)
+        if error is not None:
+            return error
+        try:
+            out = np.asarray(result, dtype=np.float64)
+        except (TypeError, ValueError):
+            return Feedback(False, f"expected the output array (n, d_v), got {type(result).__name__}")
+        if out.shape != (n, d_v):
+            return Feedback(False, f"with n = {n} queries and block = {block}, the output has shape {out.shape}, "
+                                   f"expected (n, d_v) = {(n, d_v)}")
+        if np.allclose(out, expected, atol=1e-9):
+            continue
+        where = f"with n = {n} and block = {block}"
+        tail = n - n % block if n % block else None
+        if tail is not None and np.allclose(out[:tail], expected[:tail], atol=1e-9) and np.allclose(out[tail:], 0):
+            return Feedback(False, f"{where}, the last {n % block} rows are zero: the last, shorter block is "
+                                   "never computed",
+                            hints=(f"{n} queries in blocks of {block} make {-(-n // block)} blocks",
+                                   "loop over range(0, n, block) and slice q[start:start + block]"))
+        allowed_strict = np.tril(np.ones((n, n), dtype=bool), -1)
+        if np.allclose(out[1:], scaled_dot_product_attention(q, k, v, mask=allowed_strict)[0][1:], atol=1e-9):
+            return Feedback(False, f"{where}, no query attends to its own position: the mask is one off the "
+                                   "diagonal",
+                            hints=("causal means j <= i: a position may see itself",
+                                   "allow key j for query i when j <= i, not j < i"))
+        if np.allclose(out, scaled_dot_product_attention(q, k, v)[0], atol=1e-9):
+            return Feedback(False, f"{where}, the queries see every key, later positions included: the mask is "
+                                   "missing", hints=("which keys may query i see in causal attention?",
+                                                     "give key j of query i no weight when j > i"))
+        for variant, message, hints in _blocks_variants(q, k, v, block):
+            if np.allclose(out, variant, atol=1e-9):
+                return Feedback(False, f"{where}, {message}", hints=hints)
+        wrong = np.flatnonzero(~np.isclose(out, expected, atol=1e-9).all(axis=1))
+        return Feedback(False, f"{where}, rows {wrong.tolist()} differ from causal attention over all queries at "
+                               "once", hints=("check the scores, the mask and the softmax of one of those rows",))
+    return Feedback(True, "correct: block by block, each query attends to the keys at or before its own position, "
+                          "for blocks of 1, 3, 4 and more than n queries")
+
+
 EXERCISES = [
     Exercise(checker=check_attention_shapes, reference="attn_course.exercises.attention.attention_shapes",
              chapter="03_algorithm", solution="attention_shapes"),
     Exercise(checker=check_attention, reference="attn_course.attention.scaled_dot_product_attention",
-             chapter="03_algorithm", solution="attention"),
+             chapter="03_algorithm", solution="attention", level="implement"),
     Exercise(checker=check_additive_score, reference="attn_course.scores.additive_score",
              chapter="03_algorithm", solution="additive_score"),
+    Exercise(checker=check_shifted_keys_prediction,
+             reference="attn_course.exercises.attention.SHIFTED_KEYS_PREDICTION",
+             chapter="03_algorithm", solution="shifted_keys_prediction", level="predict",
+             mistakes=(Mistake('shifted_keys_prediction = "sharper"', "every score of a query changes by the same"),
+                       Mistake('shifted_keys_prediction = "flatter"', "the shift q · c is the same for every key"))),
+    Exercise(checker=check_equivalent_bandwidth, reference="attn_course.exercises.attention.equivalent_bandwidth",
+             chapter="03_algorithm", solution="equivalent_bandwidth", level="derive", points=2,
+             mistakes=(Mistake("def equivalent_bandwidth(d_k):\n    return d_k ** 0.5", "the value of h^2, not of h"),
+                       Mistake("def equivalent_bandwidth(d_k):\n    return (d_k / 4) ** 0.25",
+                               "the factor 2 went the wrong way"),
+                       Mistake("def equivalent_bandwidth(d_k):\n    return d_k ** -0.25",
+                               "the bandwidth shrinks as d_k grows"))),
+    Exercise(checker=check_causal_attention_in_blocks,
+             reference="attn_course.exercises.attention.causal_attention_in_blocks",
+             chapter="03_algorithm", solution="causal_attention_in_blocks", level="hard", points=3,
+             mistakes=(Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def causal_attention_in_blocks(q, k, v, block):\n"
+                               "    out = np.zeros((len(q), v.shape[1]))\n"
+                               "    for start in range(0, len(q), block):\n"
+                               "        s = q[start:start + block] @ k.T / np.sqrt(q.shape[1])\n"
+                               "        out[start:start + block] = ac.softmax(s, mask=np.tril(np.ones(s.shape, bool))) @ v\n"
+                               "    return out",
+                               "as if the block started at position 0"),
+                       Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def causal_attention_in_blocks(q, k, v, block):\n"
+                               "    n, out = len(q), np.zeros((len(q), v.shape[1]))\n"
+                               "    for b in range(n // block):\n"
+                               "        rows = slice(b * block, (b + 1) * block)\n"
+                               "        allowed = np.arange(n)[None, :] <= np.arange(n)[rows, None]\n"
+                               "        out[rows] = ac.softmax(q[rows] @ k.T / np.sqrt(q.shape[1]), mask=allowed) @ v\n"
+                               "    return out",
+                               "the last, shorter block is never computed"),
+                       Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def causal_attention_in_blocks(q, k, v, block):\n"
+                               "    n, out = len(q), np.zeros((len(q), v.shape[1]))\n"
+                               "    for start in range(0, n, block):\n"
+                               "        rows = slice(start, start + block)\n"
+                               "        allowed = np.arange(n)[None, :] < np.arange(n)[rows, None]\n"
+                               "        out[rows] = ac.softmax(q[rows] @ k.T / np.sqrt(q.shape[1]), mask=allowed) @ v\n"
+                               "    return out",
+                               "the mask is one off the diagonal"))),
 ]

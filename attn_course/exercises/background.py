@@ -4,6 +4,10 @@
     check_nadaraya_watson(fn)       fn(x_query, x_train, y_train, bandwidth) -> (predictions, weights)
     check_bandwidth(fn)             fn(x_train, y_train, bandwidths) -> the bandwidth with the smallest
                                     leave-one-out error
+    check_wide_bandwidth_prediction(p)  p: "nearest" | "average" | "zero", the curve at h = 100 (predict)
+    check_dot_product_scores(fn)    fn(x_query, x_train, h) -> x x_i / h^2 - x_i^2 / (2h^2) (derive)
+    check_kernel_regression_nd(fn)  fn(x_query, x_train, y_train, h, leave_one_out=False) -> (predictions,
+                                    weights), inputs in d dimensions (hard)
 
 The estimator (Nadaraya 1964; Watson 1964) with a Gaussian kernel, written as attention: the query is
 x, the keys are the training inputs x_i, the values the targets y_i, and the weights are
@@ -14,8 +18,8 @@ NumPy only: each checker carries its own reference (KERNEL_WEIGHTS, nadaraya_wat
 """
 import numpy as np
 
-from .feedback import Feedback, call, call_for_pair, not_written
-from .registry import Exercise
+from .feedback import Feedback, call, call_for_pair, checker, not_written
+from .registry import Exercise, Mistake
 
 # Exercise 1.1: one query, three training points, and a bandwidth at which 2h^2, h^2, h and 2h all differ
 # (not 1, where h = h^2, nor 0.5, where h = 2h^2), so that each way of misusing h gives other weights; and
@@ -264,11 +268,251 @@ def check_bandwidth(fn):
                            "predict every y_i from the other points and average the squared errors")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 1.4 (predict): the curve at a very large bandwidth.
+
+BANDWIDTH_PREDICTION = "average"  # the reference of exercise 1.4
+_WIDE = 100.0
+
+
+@checker
+def check_wide_bandwidth_prediction(prediction):
+    """Check a prediction of what kernel regression draws at bandwidth h = 100 on data spread over [0, 5]:
+    "nearest" (a staircase through the nearest targets), "average" (a flat line at the mean of the
+    targets) or "zero" (a flat line at 0)."""
+    from .predict import check_choice
+
+    x_train, y_train = _regression_data()
+    grid = np.linspace(0, 5, 101)
+    predictions, weights = nadaraya_watson(grid, x_train, y_train, _WIDE)
+    spread = np.max(np.abs(predictions - y_train.mean()))
+    return check_choice(prediction, {
+        "nearest": "copying the nearest training point's target is the limit h -> 0, where one weight takes "
+                   "all; a large h does the opposite",
+        "average": f"every score -(x - x_i)^2 / (2h^2) is close to 0 when h = {_WIDE:g} is much wider than the "
+                   "data, so every weight is close to 1/n and the curve is the mean of the targets",
+        "zero": "the weights always sum to 1, however wide the kernel, so the prediction stays a weighted "
+                "average of the targets and does not fade to 0",
+    }, "average", f"on the checker's {len(x_train)} points, every weight within 0.0001 of 1/n = "
+                  f"{1 / len(x_train):.4f}: {bool(np.abs(weights - 1 / len(x_train)).max() < 1e-4)}; the curve "
+                  f"within 0.001 of the mean of the targets, {y_train.mean():.3f}: {bool(spread < 1e-3)}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 1.5 (derive): the Gaussian score as a dot product plus a bias per key.
+
+def dot_product_scores(x_query, x_train, h):
+    """The reference of exercise 1.5: (m, n) scores x x_i / h^2 - x_i^2 / (2 h^2), which differ from
+    -(x - x_i)^2 / (2 h^2) by -x^2 / (2 h^2), a term of the query alone that the softmax cancels."""
+    x_query, x_train = np.asarray(x_query, dtype=np.float64), np.asarray(x_train, dtype=np.float64)
+    return (x_query[:, None] * x_train[None, :] - x_train[None, :] ** 2 / 2) / h ** 2
+
+
+def _dot_product_variants(x_query, x_train, h):
+    """(scores of a typical wrong derivation, message, hints), checked in this order."""
+    x, xi = x_query[:, None], x_train[None, :]
+    return [
+        (x * xi / h ** 2, "the key that scores highest is the largest x_i, whatever the query: a term that "
+         "depends on each key alone is missing",
+         ("expand -(x - x_i)^2 into three terms and keep every one that contains x_i",
+          "add -x_i^2 / (2h^2): scores = (x * x_i - x_i^2 / 2) / h^2")),
+        ((x * xi + xi ** 2 / 2) / h ** 2, "the term of each key alone has the wrong sign: the weights favour "
+         "keys far from 0",
+         ("-(x - x_i)^2 = -x^2 + 2 x x_i - x_i^2: what sign does x_i^2 carry?",
+          "scores = (x * x_i - x_i^2 / 2) / h^2")),
+        ((x * xi / 2 - xi ** 2 / 2) / h ** 2, "the cross term x * x_i has the wrong factor: the weights are "
+         "too flat",
+         ("expanding (x - x_i)^2 gives 2 x x_i; divided by 2h^2 that leaves x x_i / h^2",
+          "scores = (x * x_i - x_i^2 / 2) / h^2")),
+        (x * xi - xi ** 2 / 2, "the bandwidth is missing: these are the scores of h = 1",
+         ("every term of -(x - x_i)^2 / (2h^2) is divided by 2h^2",
+          "scores = (x * x_i - x_i^2 / 2) / h^2")),
+    ]
+
+
+@checker
+def check_dot_product_scores(fn):
+    """Check `fn(x_query, x_train, h) -> scores (m, n)`: x x_i / h^2 - x_i^2 / (2 h^2), the Gaussian
+    score with the query's own term -x^2 / (2 h^2) dropped, so that softmax(scores) are still the
+    Nadaraya–Watson weights."""
+    rng = np.random.default_rng(5)
+    x_query, x_train, h = rng.uniform(-2, 3, 4), rng.uniform(-2, 3, 6), 0.7
+    result, error = call(fn, x_query, x_train, h)
+    if error is not None:
+        return error
+    try:
+        scores = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        return Feedback(False, f"expected an array of scores, got {type(result).__name__}")
+    m, n = len(x_query), len(x_train)
+    if scores.shape != (m, n):
+        return Feedback(False, f"scores has shape {scores.shape}, expected (m, n) = {(m, n)}: one row per query",
+                        hints=("x_query[:, None] and x_train[None, :] broadcast to (m, n)",))
+    expected = dot_product_scores(x_query, x_train, h)
+    if np.allclose(scores, expected, atol=1e-9):
+        same = np.allclose(_softmax(scores), nadaraya_watson(x_query, x_train, np.zeros(n), h)[1], atol=1e-12)
+        return Feedback(True, f"correct: a dot product x * x_i / h^2 plus a bias -x_i^2 / (2h^2) per key; softmax "
+                              f"of these scores equals the Gaussian kernel weights: {same}")
+    shift = scores - expected
+    if np.allclose(shift, shift[:, :1], atol=1e-9):  # the same in every column: a term of the query alone
+        kept = np.allclose(shift[:, 0], -x_query ** 2 / (2 * h ** 2), atol=1e-9)
+        return Feedback(False, ("your scores still contain -x^2 / (2h^2), the term of the query alone"
+                                if kept else "your scores differ from the expected ones by a term of the query "
+                                             "alone") + ": the softmax is right, but the exercise asks for the "
+                               "scores without that term",
+                        hints=("softmax does not change when a row of scores shifts by one number: which term of "
+                               "the expansion is the same for every key?",
+                               "drop -x^2 / (2h^2): scores = (x * x_i - x_i^2 / 2) / h^2"))
+    for variant, message, hints in _dot_product_variants(x_query, x_train, h):
+        if np.allclose(scores, variant, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    return Feedback(False, "the scores are not -(x - x_i)^2 / (2h^2) with the query's own term dropped",
+                    hints=("expand (x - x_i)^2 = x^2 - 2 x x_i + x_i^2 and divide every term by 2h^2",
+                           "scores = (x * x_i - x_i^2 / 2) / h^2"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 1.6 (hard): kernel regression in d dimensions, with vector targets and leave-one-out.
+
+def kernel_regression_nd(x_query, x_train, y_train, h, leave_one_out=False):
+    """The reference of exercise 1.6: (predictions, weights) for inputs in d dimensions.
+
+    x_query: (m, d)  x_train: (n, d)  y_train: (n,) or (n, p)  h > 0
+    leave_one_out: the queries are the training inputs (m = n), and point i gets no weight in its own
+    prediction.   weights: (m, n)   predictions: (m,) or (m, p)
+    """
+    x_query, x_train = np.asarray(x_query, dtype=np.float64), np.asarray(x_train, dtype=np.float64)
+    squared = ((x_query[:, None, :] - x_train[None, :, :]) ** 2).sum(axis=-1)  # (m, n)
+    scores = -squared / (2 * h ** 2)
+    if leave_one_out:
+        scores = np.where(np.eye(len(x_train), dtype=bool), -np.inf, scores)
+    weights = _softmax(scores)
+    return weights @ y_train, weights
+
+
+def _nd_case(seed=0, n=12, d=3):
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0, 3, (n, d))
+    y = np.stack([np.sin(x).sum(axis=1), np.cos(x[:, 0]) * x[:, 1]], axis=1) + 0.1 * rng.standard_normal((n, 2))
+    return x, y
+
+
+@checker
+def check_kernel_regression_nd(fn):
+    """Check `fn(x_query, x_train, y_train, h, leave_one_out=False) -> (predictions, weights)` in d
+    dimensions: scores -|x - x_i|^2 / (2h^2) (the squared Euclidean distance), a stable softmax over the
+    training points, targets of any width p, and, with leave_one_out=True, no weight on a point's own
+    target."""
+    x, y = _nd_case()
+    queries = x[:5] + 0.2
+    n, m = len(x), len(queries)
+    for targets, h in ((y[:, 0], 0.8), (y, 0.8)):
+        pair, error = call_for_pair(fn, queries, x, targets, h, what="(predictions, weights)")
+        if error is not None:
+            return error
+        predictions, weights = pair
+        if weights.shape != (m, n):
+            return Feedback(False, f"weights has shape {weights.shape}, expected (m, n) = {(m, n)}: one row per "
+                                   "query, one column per training point",
+                            hints=("the distance sums the squared differences over the last axis, d",
+                                   "squared = ((x_query[:, None, :] - x_train[None, :, :]) ** 2).sum(axis=-1)"))
+        expected_p, expected_w = kernel_regression_nd(queries, x, targets, h)
+        if predictions.shape != expected_p.shape:
+            return Feedback(False, f"with targets of shape {targets.shape} the predictions have shape "
+                                   f"{predictions.shape}, expected {expected_p.shape}",
+                            hints=("weights @ y_train works for y_train of shape (n,) and (n, p) alike",))
+        if not np.allclose(weights, expected_w, atol=1e-9):
+            coord0 = kernel_regression_nd(queries[:, :1], x[:, :1], targets, h)[1]
+            distance = _softmax(-np.sqrt(((queries[:, None] - x[None]) ** 2).sum(-1)) / (2 * h ** 2))
+            if np.allclose(weights, coord0, atol=1e-9):
+                return Feedback(False, "the weights depend on the first coordinate only",
+                                hints=("the distance between two points in d dimensions uses every coordinate",
+                                       "sum the squared differences over the last axis: .sum(axis=-1)"))
+            if np.allclose(weights, distance, atol=1e-9):
+                return Feedback(False, "the scores use the distance |x - x_i|, not its square",
+                                hints=("the Gaussian kernel is exp(-|x - x_i|^2 / (2h^2))",
+                                       "drop the square root: sum the squared differences and stop there"))
+            if np.allclose(weights.sum(axis=0), 1.0) and not np.allclose(weights.sum(axis=1), 1.0):
+                return Feedback(False, "each column of weights sums to 1; each query's row must")
+            return Feedback(False, "the weights are not softmax over i of -|x - x_i|^2 / (2h^2)",
+                            hints=("compare your weights with the 1-D exercise 1.2 on one coordinate",))
+        if not np.allclose(predictions, expected_p, atol=1e-9):
+            return Feedback(False, "the weights are right but the predictions are not weights @ y_train")
+
+    pair, error = call_for_pair(fn, x, x, y, 0.8, True, what="(predictions, weights)")
+    if error is not None:
+        return error
+    predictions, weights = pair
+    if weights.shape == (n, n) and not np.allclose(np.diag(weights), 0):
+        return Feedback(False, f"with leave_one_out=True, point i still weighs {np.diag(weights).max():.2f} (at "
+                               "most) in its own prediction",
+                        hints=("which entries of the (n, n) weights pair a point with itself?",
+                               "set the diagonal scores to -inf before the softmax: "
+                               "np.where(np.eye(n, dtype=bool), -np.inf, scores)"))
+    expected_p, expected_w = kernel_regression_nd(x, x, y, 0.8, True)
+    if not (np.allclose(weights, expected_w, atol=1e-9) and np.allclose(predictions, expected_p, atol=1e-9)):
+        return Feedback(False, "with leave_one_out=True the weights are wrong off the diagonal: the others must "
+                               "share the whole weight")
+
+    h_small = 0.004  # every kernel value underflows: no query is within 0.18 of a point, 0.18^2 / (2 h^2) > 745
+    pair, error = call_for_pair(fn, queries, x, y, h_small, what="(predictions, weights)")
+    if error is not None:
+        return error
+    if not all(np.all(np.isfinite(a)) for a in pair):
+        return Feedback(False, f"at bandwidth {h_small} the weights are NaN: every kernel value underflows to 0",
+                        hints=("softmax does not change when a row of scores shifts by one number",
+                               "subtract each row's largest score before exp"))
+    if not np.allclose(pair[1], kernel_regression_nd(queries, x, y, h_small)[1], atol=1e-9):
+        return Feedback(False, f"at bandwidth {h_small} the weights are finite but wrong")
+    return Feedback(True, "correct: squared Euclidean distances over d coordinates, a stable softmax, targets "
+                          "of any width, and leave-one-out with each point's own weight 0")
+
+
 EXERCISES = [
     Exercise(checker=check_kernel_weights, reference="attn_course.exercises.background.KERNEL_WEIGHTS",
              chapter="01_background", solution="weights_by_hand"),
     Exercise(checker=check_nadaraya_watson, reference="attn_course.exercises.background.nadaraya_watson",
-             chapter="01_background", solution="nadaraya_watson"),
+             chapter="01_background", solution="nadaraya_watson", level="implement"),
     Exercise(checker=check_bandwidth, reference="attn_course.exercises.background.best_bandwidth",
              chapter="01_background", solution="best_bandwidth"),
+    Exercise(checker=check_wide_bandwidth_prediction,
+             reference="attn_course.exercises.background.BANDWIDTH_PREDICTION",
+             chapter="01_background", solution="wide_bandwidth_prediction", level="predict",
+             mistakes=(Mistake('wide_bandwidth_prediction = "nearest"', "the limit h -> 0"),
+                       Mistake('wide_bandwidth_prediction = "zero"', "the weights always sum to 1"))),
+    Exercise(checker=check_dot_product_scores, reference="attn_course.exercises.background.dot_product_scores",
+             chapter="01_background", solution="dot_product_scores", level="derive", points=2,
+             mistakes=(Mistake("def dot_product_scores(x_query, x_train, h):\n"
+                               "    return x_query[:, None] * x_train[None, :] / h ** 2",
+                               "a term that depends on each key alone is missing"),
+                       Mistake("def dot_product_scores(x_query, x_train, h):\n"
+                               "    return -(x_query[:, None] - x_train[None, :]) ** 2 / (2 * h ** 2)",
+                               "still contain -x^2 / (2h^2)"),
+                       Mistake("def dot_product_scores(x_query, x_train, h):\n"
+                               "    return (x_query[:, None] * x_train[None, :] / 2 - x_train[None, :] ** 2 / 2) / h ** 2",
+                               "the cross term x * x_i has the wrong factor"))),
+    Exercise(checker=check_kernel_regression_nd, reference="attn_course.exercises.background.kernel_regression_nd",
+             chapter="01_background", solution="kernel_regression_nd", level="hard", points=3,
+             mistakes=(Mistake("import numpy as np\n"
+                               "def kernel_regression_nd(x_query, x_train, y_train, h, leave_one_out=False):\n"
+                               "    s = -((x_query[:, None, :] - x_train[None, :, :]) ** 2).sum(-1) / (2 * h ** 2)\n"
+                               "    w = np.exp(s - s.max(axis=1, keepdims=True))\n"
+                               "    w = w / w.sum(axis=1, keepdims=True)\n"
+                               "    return w @ y_train, w",
+                               "with leave_one_out=True, point i still weighs"),
+                       Mistake("import numpy as np\n"
+                               "def kernel_regression_nd(x_query, x_train, y_train, h, leave_one_out=False):\n"
+                               "    s = -(x_query[:, None, 0] - x_train[None, :, 0]) ** 2 / (2 * h ** 2)\n"
+                               "    w = np.exp(s - s.max(axis=1, keepdims=True))\n"
+                               "    w = w / w.sum(axis=1, keepdims=True)\n"
+                               "    return w @ y_train, w",
+                               "the first coordinate only"),
+                       Mistake("import numpy as np\n"
+                               "def kernel_regression_nd(x_query, x_train, y_train, h, leave_one_out=False):\n"
+                               "    s = -((x_query[:, None, :] - x_train[None, :, :]) ** 2).sum(-1) / (2 * h ** 2)\n"
+                               "    if leave_one_out:\n"
+                               "        s = np.where(np.eye(len(x_train), dtype=bool), -np.inf, s)\n"
+                               "    w = np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)\n"
+                               "    return w @ y_train, w",
+                               "the weights are NaN"))),
 ]

@@ -1,12 +1,16 @@
-"""Checkers for the exercises on the core concepts (chapter 2): soft lookup, cross-attention, path lengths."""
+"""Checkers for the exercises on the core concepts (chapter 2): soft lookup, cross-attention, path lengths;
+then the prediction that scaling the scores and the temperature together changes nothing
+(check_scaled_temperature_prediction), the derivative of a lookup in the inverse temperature
+(check_lookup_slope) and multi-head cross-attention from scratch (check_multi_head_cross_attention, whose
+reference is the package's multi_head_attention)."""
 import math
 
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call, call_for_pair
-from .registry import Exercise
+from .feedback import Feedback, as_pair, call, call_for_pair, checker
+from .registry import Exercise, Mistake
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -272,11 +276,214 @@ def _diagnose(kind, got):
     return "every output of one self-attention layer depends on every input: 1 layer"
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.4 (predict): scores and temperature scaled together.
+
+SCALED_TEMPERATURE_PREDICTION = "same"  # the reference of exercise 2.4
+
+
+@checker
+def check_scaled_temperature_prediction(prediction):
+    """Check a prediction of what happens to the weights of a soft lookup when every score is doubled and
+    the temperature doubled too (T = 0.3 -> 0.6): "higher", "same" or "lower" on the best key."""
+    from .predict import check_choice
+
+    query, keys, values = _lookup_case()
+    scores = keys @ query
+    before = softmax(scores, temperature=0.3)
+    after = softmax(2 * scores, temperature=0.6)
+    return check_choice(prediction, {
+        "higher": "doubling the scores alone would sharpen the weights, but the temperature divides them again: "
+                  "the softmax sees only s / T",
+        "same": "the softmax sees only s / T, and (2 s) / (2 T) = s / T: the weights do not change",
+        "lower": "raising the temperature alone would flatten the weights, but the scores grew by the same "
+                 "factor: the softmax sees only s / T",
+    }, "same", f"on the checker's keys the best key's weight is {before.max():.3f} at T = 0.3 and "
+               f"{after.max():.3f} with the scores doubled at T = 0.6")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.5 (derive): how the answer of a soft lookup moves with the inverse temperature.
+
+def lookup_slope(scores, values, beta):
+    """The reference of exercise 2.5: d/d beta of softmax(beta * scores) @ values, which is
+    sum_i w_i (s_i - s_bar) v_i with w = softmax(beta s) and s_bar = sum_i w_i s_i: the covariance of the
+    scores and the values under the weights.   scores: (n,)  values: (n, d_v)  ->  (d_v,)"""
+    scores, values = np.asarray(scores, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    w = softmax(beta * scores)
+    return (w * (scores - w @ scores)) @ values
+
+
+@checker
+def check_lookup_slope(fn):
+    """Check `fn(scores, values, beta) -> (d_v,)`: the derivative with respect to beta = 1/T of the soft
+    lookup softmax(beta * scores) @ values, against finite differences, at beta = 0 and beta = 2."""
+    query, keys, values = _lookup_case(seed=3)
+    scores = 2 * keys @ query
+    d_v = values.shape[1]
+
+    def lookup(beta):
+        return softmax(beta * scores) @ values
+
+    got = {}
+    for beta in (0.0, 2.0):
+        result, error = call(fn, scores.copy(), values.copy(), beta)
+        if error is not None:
+            return error
+        slope = np.asarray(result, dtype=np.float64)
+        if slope.shape != (d_v,):
+            return Feedback(False, f"the slope has shape {slope.shape}, expected (d_v,) = ({d_v},): the answer "
+                                   "of the lookup is a value-sized vector, and so is its derivative")
+        got[beta] = slope
+    eps = 1e-6
+    numeric = {beta: (lookup(beta + eps) - lookup(beta - eps)) / (2 * eps) for beta in got}
+    if all(np.allclose(got[b], numeric[b], atol=1e-7) for b in got):
+        return Feedback(True, "correct: d lookup / d beta = sum_i w_i (s_i - s_bar) v_i, the covariance of the "
+                              "scores and the values under the weights; it equals finite differences at beta = 0 "
+                              "and 2")
+    if np.allclose(got[0.0], numeric[0.0], atol=1e-7):
+        return Feedback(False, "right at beta = 0, wrong at beta = 2: the weights are uniform only at beta = 0",
+                        hints=("at beta = 2 the average over the keys is weighted by w = softmax(beta s)",
+                               "w = softmax(beta * scores); return (w * (scores - w @ scores)) @ values"))
+    shifted, error = call(fn, scores + 5.0, values.copy(), 2.0)
+    if error is None and not np.allclose(np.asarray(shifted, dtype=np.float64), got[2.0], atol=1e-7):
+        return Feedback(False, "your slope changes when every score grows by the same number; the lookup does "
+                               "not change, so neither can its derivative",
+                        hints=("differentiate the denominator sum_j exp(beta s_j) too: it gives a term with the "
+                               "weighted mean of the scores",
+                               "subtract s_bar = w @ scores: (w * (scores - w @ scores)) @ values"))
+    if all(np.allclose(got[b], -b ** 2 * numeric[b], atol=1e-7) for b in got) or \
+            np.allclose(got[2.0], -numeric[2.0] / 4, atol=1e-7):
+        return Feedback(False, "that is the derivative with respect to the temperature T; the exercise asks "
+                               "for the derivative with respect to beta = 1/T",
+                        hints=("d/dT = d/d beta * d beta / dT = -(1/T^2) d/d beta",
+                               "drop the factor -beta^2: (w * (scores - w @ scores)) @ values"))
+    return Feedback(False, "the slope differs from finite differences of softmax(beta * scores) @ values",
+                    hints=("d w_i / d beta = w_i (s_i - s_bar), with s_bar = sum_j w_j s_j",
+                           "(w * (scores - w @ scores)) @ values"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 2.6 (hard): multi-head cross-attention from scratch.
+
+def _multi_head_cross(dec, enc, p, n_heads, split="right", scale="d_head", out=True):
+    """Multi-head cross-attention, with switches for the typical mistakes. -> (output, weights)"""
+    d = dec.shape[-1]
+    d_head = d // n_heads
+
+    def heads(x):  # (n, d) -> (h, n, d_head)
+        if split == "no_transpose":
+            return x.reshape(n_heads, len(x), d_head)
+        return x.reshape(len(x), n_heads, d_head).transpose(1, 0, 2)
+
+    q, k, v = heads(dec @ p.W_q + p.b_q), heads(enc @ p.W_k + p.b_k), heads(enc @ p.W_v + p.b_v)
+    s = q @ k.transpose(0, 2, 1) / np.sqrt(d_head if scale == "d_head" else d)
+    w = softmax(s)                                              # (h, n_tgt, n_src)
+    merged = (w @ v).transpose(1, 0, 2).reshape(len(dec), d)    # (n_tgt, d)
+    return (merged @ p.W_o + p.b_o if out else merged), w
+
+
+@checker
+def check_multi_head_cross_attention(fn):
+    """Check `fn(decoder_states, encoder_states, params, n_heads) -> (output, weights)`: multi-head
+    cross-attention, queries from the decoder, keys and values from the encoder, with the projections and
+    biases of params (attn_course.MultiHeadParams, matrices (in, out): x @ W + b).
+    output: (n_tgt, d_model)   weights: (n_heads, n_tgt, n_src)"""
+    from ..multihead import init_params, multi_head_attention
+
+    rng = np.random.default_rng(6)
+    n_tgt, n_src, d_model, n_heads = 4, 6, 8, 2
+    dec, enc = rng.standard_normal((n_tgt, d_model)), rng.standard_normal((n_src, d_model))
+    p = init_params(d_model, rng)
+    pair, error = call_for_pair(fn, dec, enc, p, n_heads)
+    if error is not None:
+        return error
+    output, weights = pair
+    if weights.shape == (n_heads, n_src, n_tgt):
+        return Feedback(False, f"weights has shape {weights.shape} = (heads, n_src, n_tgt): the source asks and "
+                               "the target answers",
+                        hints=("which side writes the next word, and which side is searched?",
+                               "queries from decoder_states, keys and values from encoder_states"))
+    if weights.shape != (n_heads, n_tgt, n_src) or output.shape != (n_tgt, d_model):
+        return Feedback(False, f"output {output.shape} and weights {weights.shape}; expected (n_tgt, d_model) = "
+                               f"{(n_tgt, d_model)} and (heads, n_tgt, n_src) = {(n_heads, n_tgt, n_src)}")
+    expected_out, expected_w = multi_head_attention(dec, enc, p, n_heads)
+    if np.allclose(weights, expected_w, atol=1e-9) and np.allclose(output, expected_out, atol=1e-9):
+        return Feedback(True, f"correct: {n_heads} heads, each over its own {d_model // n_heads} columns of the "
+                              "projections, the decoder asking and the encoder answering, merged and projected by W_o")
+    mistakes = [
+        (dict(split="no_transpose"), "the heads do not own contiguous columns: each head must get the columns "
+         "i d_head ... (i + 1) d_head - 1 of every position",
+         ("reshape (n, d_model) to (n, h, d_head) first, then move the head axis to the front",
+          "x.reshape(n, h, d_head).transpose(1, 0, 2)")),
+        (dict(scale="d_model"), "the scores are divided by sqrt(d_model); each head's dot products have d_head "
+         "terms", ("what is the length of one head's query?", "divide by np.sqrt(d_model // n_heads)")),
+        (dict(out=False), "the weights are right but the output is not projected: the merged heads must go "
+         "through W_o", ("what mixes the heads after they are concatenated?", "merged @ params.W_o + params.b_o")),
+    ]
+    for switches, message, hints in mistakes:
+        variant_out, variant_w = _multi_head_cross(dec, enc, p, n_heads, **switches)
+        if np.allclose(weights, variant_w, atol=1e-9) and np.allclose(output, variant_out, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    if np.allclose(weights, expected_w, atol=1e-9):
+        return Feedback(False, "the weights are right, the output is not: check the merge of the heads and the "
+                               "output projection")
+    return Feedback(False, "the weights differ from multi-head cross-attention's: check the projections (with "
+                           "their biases), the split into heads and the scale")
+
+
+# The typical wrong answers of exercise 2.6, each one edit away from this (DEC, ENC: who asks, who answers).
+_MH_CROSS = """import numpy as np
+import attn_course as ac
+def multi_head_cross_attention(decoder_states, encoder_states, p, n_heads):
+    asking, answering = DEC, ENC
+    d = asking.shape[-1]
+    d_head = d // n_heads
+    heads = lambda x: x.reshape(len(x), n_heads, d_head).transpose(1, 0, 2)
+    q = heads(asking @ p.W_q + p.b_q)
+    k, v = heads(answering @ p.W_k + p.b_k), heads(answering @ p.W_v + p.b_v)
+    w = ac.softmax(q @ k.transpose(0, 2, 1) / np.sqrt(d_head))
+    merged = (w @ v).transpose(1, 0, 2).reshape(len(asking), d)
+    return merged @ p.W_o + p.b_o, w
+"""
+
+
 EXERCISES = [
     Exercise(checker=check_soft_lookup, reference="attn_course.exercises.concepts.soft_lookup",
              chapter="02_concepts", solution="soft_lookup"),
     Exercise(checker=check_cross_attention, reference="attn_course.exercises.concepts.cross_attention",
-             chapter="02_concepts", solution="cross_attention"),
+             chapter="02_concepts", solution="cross_attention", level="implement"),
     Exercise(checker=check_path_lengths, reference="attn_course.exercises.concepts.path_length",
              chapter="02_concepts", solution="path_length"),
+    Exercise(checker=check_scaled_temperature_prediction,
+             reference="attn_course.exercises.concepts.SCALED_TEMPERATURE_PREDICTION",
+             chapter="02_concepts", solution="scaled_temperature_prediction", level="predict",
+             mistakes=(Mistake('scaled_temperature_prediction = "higher"', "doubling the scores alone"),
+                       Mistake('scaled_temperature_prediction = "lower"', "raising the temperature alone"))),
+    Exercise(checker=check_lookup_slope, reference="attn_course.exercises.concepts.lookup_slope",
+             chapter="02_concepts", solution="lookup_slope", level="derive", points=2,
+             mistakes=(Mistake("import numpy as np\ndef lookup_slope(scores, values, beta):\n"
+                               "    w = np.exp(beta * scores) / np.exp(beta * scores).sum()\n"
+                               "    return (w * scores) @ values", "your slope changes when every score grows"),
+                       Mistake("def lookup_slope(scores, values, beta):\n"
+                               "    return (scores - scores.mean()) @ values / len(scores)",
+                               "right at beta = 0, wrong at beta = 2"),
+                       Mistake("import numpy as np\ndef lookup_slope(scores, values, beta):\n"
+                               "    w = np.exp(beta * scores) / np.exp(beta * scores).sum()\n"
+                               "    return -beta ** 2 * (w * (scores - w @ scores)) @ values",
+                               "the derivative with respect to the temperature"))),
+    Exercise(checker=check_multi_head_cross_attention, reference="attn_course.multihead.multi_head_attention",
+             chapter="02_concepts", solution="multi_head_cross_attention", level="hard", points=3,
+             mistakes=(Mistake(_MH_CROSS.replace("DEC, ENC", "encoder_states, decoder_states"),
+                               "the source asks and the target answers"),
+                       Mistake(_MH_CROSS.replace("DEC, ENC", "decoder_states, encoder_states")
+                               .replace("x.reshape(len(x), n_heads, d_head).transpose(1, 0, 2)",
+                                        "x.reshape(n_heads, len(x), d_head)"),
+                               "the heads do not own contiguous columns"),
+                       Mistake(_MH_CROSS.replace("DEC, ENC", "decoder_states, encoder_states")
+                               .replace("np.sqrt(d_head)", "np.sqrt(d)"),
+                               "divided by sqrt(d_model)"),
+                       Mistake(_MH_CROSS.replace("DEC, ENC", "decoder_states, encoder_states")
+                               .replace("merged @ p.W_o + p.b_o", "merged"),
+                               "the output is not projected"))),
 ]

@@ -3,6 +3,10 @@
     check_score_variance(fn)      fn(d_k, sigma_q, sigma_k) -> Var(q·k) for i.i.d. zero-mean components
     check_masked_attention(fn)    fn(q, k, v, mask) -> (output, weights), mask True = may attend
     check_attention_backward(fn)  fn(q, k, v, grad_output) -> (dq, dk, dv), the backward pass by hand
+    check_unscaled_prediction(p)  p: "smaller" | "same" | "larger", the softmax's gradient without 1/sqrt(d_k)
+    check_softmax_jacobian(fn)    fn(z) -> diag(p) - p p^T (derive)
+    check_masked_attention_backward(fn)  fn(q, k, v, grad_output, mask=mask) -> (dq, dk, dv), batched (hard;
+                                  the reference is the package's scaled_dot_product_attention_backward)
 
 The references: score_variance, masked_attention (the package's scaled_dot_product_attention with a
 mask) and the package's scaled_dot_product_attention_backward. Each checker recognises the typical wrong answers (a standard
@@ -13,8 +17,8 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..backward import numerical_gradient
-from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair
-from .registry import Exercise
+from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair, checker
+from .registry import Exercise, Mistake
 
 
 def _close(a, b, rtol=1e-6, atol=1e-9):
@@ -311,11 +315,228 @@ def check_attention_backward(fn):
                           "dk = ds^T q / sqrt(d_k), all three equal to the finite-difference gradients")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.4 (predict): the softmax's gradient without the 1/sqrt(d_k).
+
+UNSCALED_PREDICTION = "smaller"  # the reference of exercise 4.4
+
+
+def _largest_jacobian_entries(d_k=512, n_keys=8, rows=500, seed=4):
+    """The largest |d p_i / d z_j| of the softmax of each of `rows` random rows of scores q · k over
+    `n_keys` keys with unit-variance components, without and with the scale 1/sqrt(d_k)."""
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal((rows, 1, d_k)), rng.standard_normal((rows, n_keys, d_k))
+    scores = (q @ np.swapaxes(k, -1, -2))[:, 0]  # (rows, n_keys)
+
+    def largest(z):
+        p = _plain_softmax(z)                                       # (rows, n_keys)
+        jacobian = p[:, :, None] * (np.eye(n_keys) - p[:, None, :])  # (rows, n_keys, n_keys): diag(p) - p p^T
+        return np.abs(jacobian).max(axis=(1, 2))
+    return largest(scores), largest(scores / np.sqrt(d_k))
+
+
+@checker
+def check_unscaled_prediction(prediction):
+    """Check a prediction of how the softmax's gradient (the largest entry of its Jacobian, in a typical row
+    of 8 keys) compares without the scale 1/sqrt(d_k), at d_k = 512, with the gradient with the scale:
+    "smaller", "same" or "larger"."""
+    from .predict import check_choice
+
+    unscaled, scaled = _largest_jacobian_entries()
+    return check_choice(prediction, {
+        "smaller": "without the scale the scores spread as sqrt(512), about 23, the softmax is nearly one-hot, "
+                   "and every entry p_i (delta_ij - p_j) of its Jacobian is near 0 when each p_i is near 0 or 1",
+        "same": "the Jacobian diag(p) - p p^T depends on the weights p, and the weights change a lot: without "
+                "the scale the scores spread as sqrt(512), about 23, and the softmax is nearly one-hot",
+        "larger": "larger scores make the weights more decided, not the gradient larger: p_i (delta_ij - p_j) "
+                  "is near 0 when p_i is near 0 or 1, as in a nearly one-hot softmax",
+    }, "smaller", f"over 500 random rows, the median largest |d p_i / d z_j| is {np.median(unscaled):.3f} "
+                  f"without the scale and {np.median(scaled):.3f} with it")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.5 (derive): the Jacobian of the softmax.
+
+def softmax_jacobian(z):
+    """The reference of exercise 4.5: J[i, j] = d softmax(z)_i / d z_j = p_i (delta_ij - p_j), i.e.
+    diag(p) - p p^T, for scores z: (n,)."""
+    p = _plain_softmax(np.asarray(z, dtype=np.float64))
+    return np.diag(p) - np.outer(p, p)
+
+
+@checker
+def check_softmax_jacobian(fn):
+    """Check `fn(z) -> J (n, n)`, J[i, j] = d softmax(z)_i / d z_j, against finite differences, on ordinary
+    scores and on scores large enough to overflow exp."""
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal(5)
+    result, error = call(fn, z.copy())
+    if error is not None:
+        return error
+    J = np.asarray(result, dtype=np.float64)
+    n = len(z)
+    if J.shape != (n, n):
+        return Feedback(False, f"for {n} scores the Jacobian has shape {J.shape}, expected (n, n) = {(n, n)}: "
+                               "one row per output p_i, one column per score z_j",
+                        hints=("np.outer(p, p) is (n, n); p @ p is one number",))
+    numeric = np.stack([numerical_gradient(lambda x: _plain_softmax(x)[i], z.copy()) for i in range(n)])
+    p = _plain_softmax(z)
+    if not _close(J, numeric, rtol=1e-5, atol=1e-8):
+        if _close(J, np.diag(p * (1 - p))) or _close(J, np.diag(p)):
+            return Feedback(False, "the off-diagonal entries are zero: raising one score z_j lowers every other "
+                                   "weight p_i, so d p_i / d z_j is not 0 for i != j",
+                            hints=("differentiate p_i = exp(z_i) / sum_k exp(z_k) with respect to z_j, j != i: only "
+                                   "the denominator depends on z_j",
+                                   "J = np.diag(p) - np.outer(p, p)"))
+        if _close(J, -numeric):
+            return Feedback(False, "every entry has the wrong sign: the diagonal must be positive (raising z_i "
+                                   "raises p_i)", hints=("J = np.diag(p) - np.outer(p, p)",))
+        if _close(J, np.diag(p) - p @ p):
+            return Feedback(False, "the same number is subtracted from every entry, but p p^T has its own entry for "
+                                   "every pair (i, j)",
+                            hints=("J[i, j] = p_i (delta_ij - p_j) depends on both i and j",
+                                   "np.outer(p, p)"))
+        if _close(J, numeric.T) and not _close(J, J.T):
+            return Feedback(False, "the Jacobian is transposed")
+        return Feedback(False, "the Jacobian differs from finite differences of the softmax",
+                        hints=("differentiate p_i = exp(z_i) / sum_k exp(z_k) for j = i and for j != i",
+                               "J = np.diag(p) - np.outer(p, p)"))
+    big = 800 + 3 * z  # exp(800) overflows float64
+    result, error = call(fn, big.copy())
+    if error is not None:
+        return Feedback(False, f"on scores near 800, {error.message}")
+    J_big = np.asarray(result, dtype=np.float64)
+    if not np.all(np.isfinite(J_big)):
+        return Feedback(False, "on scores near 800 the Jacobian contains NaN: exp(800) overflows",
+                        hints=("the softmax, and so its Jacobian, does not change when every score shifts",
+                               "compute p with the largest score subtracted first"))
+    if not _close(J_big, softmax_jacobian(big)):
+        return Feedback(False, "on scores near 800 the Jacobian is finite but wrong")
+    symmetric, rows = np.allclose(J, J.T), np.allclose(J.sum(axis=1), 0)
+    return Feedback(True, f"correct: diag(p) - p p^T, equal to finite differences; it is symmetric: {symmetric}, "
+                          f"and each row sums to 0 (shifting every score changes nothing): {rows}")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 4.6 (hard): the backward pass with a mask and batch dimensions.
+
+def _masked_backward_case(seed=8, batch=(2, 3), n_q=4, n_k=5, d_k=3, d_v=2):
+    rng = np.random.default_rng(seed)
+    q, k = rng.standard_normal(batch + (n_q, d_k)), rng.standard_normal(batch + (n_k, d_k))
+    v, g = rng.standard_normal(batch + (n_k, d_v)), rng.standard_normal(batch + (n_q, d_v))
+    mask = rng.random(batch + (n_q, n_k)) < 0.6
+    mask[..., 0] = True  # every query may attend to at least one key
+    return q, k, v, g, mask
+
+
+@checker
+def check_masked_attention_backward(fn):
+    """Check `fn(q, k, v, grad_output, mask=mask) -> (dq, dk, dv)` for batched inputs q: (..., n_q, d_k),
+    k: (..., n_k, d_k), v: (..., n_k, d_v), grad_output: (..., n_q, d_v) and a boolean mask (..., n_q, n_k),
+    True = may attend: the gradients of scaled dot-product attention with that mask."""
+    from ..backward import scaled_dot_product_attention_backward as reference
+
+    q, k, v, g, mask = _masked_backward_case()
+    names = ("dq", "dk", "dv")
+    # First one 2-D case, so that a batch mistake is told apart from a mistake in the formulas.
+    for batched, label, args in ((False, "for 2-D inputs", tuple(a[0, 0] for a in (q, k, v, g, mask))),
+                                 (True, "for inputs with batch dimensions (2, 3)", (q, k, v, g, mask))):
+        *tensors, m = args
+        result, error = call(fn, *tensors, mask=m)
+        if error is not None:
+            if batched:
+                return Feedback(False, f"right for 2-D inputs, but {label} your function raised "
+                                       f"{error.message.split(': ', 1)[-1]}",
+                                hints=("x.T reverses ALL the axes of a batched array",
+                                       "transpose the last two axes only: np.swapaxes(x, -1, -2)"))
+            return error
+        if not (isinstance(result, tuple) and len(result) == 3):
+            return Feedback(False, f"expected a triple (dq, dk, dv), got {type(result).__name__}")
+        grads = [np.asarray(r, dtype=np.float64) for r in result]
+        expected = reference(*tensors, mask=m)
+        for name, grad, right, x in zip(names, grads, expected, tensors[:3]):
+            if grad.shape != x.shape:
+                hint = (("x.T reverses ALL the axes of a batched array",
+                         "transpose the last two axes only: np.swapaxes(x, -1, -2)") if batched else ())
+                return Feedback(False, f"{label}, {name} has shape {grad.shape}, expected {x.shape} (the shape of "
+                                       f"{name[1:]})", hints=hint)
+        wrong = [name for name, grad, right in zip(names, grads, expected) if not _close(grad, right)]
+        if not wrong:
+            continue
+        unmasked = reference(*tensors)
+        if all(_close(grad, right) for grad, right in zip(grads, unmasked)):
+            return Feedback(False, f"{label}, these are the gradients of attention WITHOUT the mask",
+                            hints=("the backward pass recomputes the weights: with which scores?",
+                                   "recompute the weights with the masked scores set to -inf before the softmax"))
+        if batched:
+            return Feedback(False, f"right for 2-D inputs, but {label} {', '.join(wrong)} are wrong",
+                            hints=("x.T reverses ALL the axes of a batched array",
+                                   "transpose the last two axes only: np.swapaxes(x, -1, -2)"))
+        scale = np.sqrt(tensors[0].shape[-1])
+        one = names.index(wrong[0]) if len(wrong) == 1 else None
+        if one in (0, 1) and _close(grads[one], expected[one] * scale):  # dq or dk without the 1/sqrt(d_k)
+            return Feedback(False, f"{label}, {wrong[0]} is sqrt(d_k) times too large",
+                            hints=("the scores are q k^T / sqrt(d_k): the chain rule goes through the division",
+                                   "multiply ds by 1 / sqrt(d_k) before computing dq and dk"))
+        return Feedback(False, f"{label}, {', '.join(wrong)} {'is' if len(wrong) == 1 else 'are'} wrong",
+                        hints=("check each gradient of the 2-D exercise 4.3 with the mask in the forward pass",
+                               "ds = w * (dw - (w * dw).sum(-1, keepdims=True)); masked weights are 0, so their "
+                               "ds is 0 too"))
+    numeric = numerical_gradient(lambda x: np.sum(scaled_dot_product_attention(x, k, v, mask=mask)[0] * g), q.copy())
+    return Feedback(True, f"correct: dq, dk and dv through the masked softmax, batched; dq equals finite "
+                          f"differences: {_close(grads[0], numeric, rtol=1e-5, atol=1e-8)}, and no gradient flows "
+                          "through a masked pair")
+
+
 EXERCISES = [
     Exercise(checker=check_score_variance, reference="attn_course.exercises.mathematics.score_variance",
              chapter="04_mathematics", solution="score_variance"),
     Exercise(checker=check_masked_attention, reference="attn_course.exercises.mathematics.masked_attention",
              chapter="04_mathematics", solution="masked_attention"),
     Exercise(checker=check_attention_backward, reference="attn_course.backward.scaled_dot_product_attention_backward",
-             chapter="04_mathematics", solution="attention_backward"),
+             chapter="04_mathematics", solution="attention_backward", level="implement"),
+    Exercise(checker=check_unscaled_prediction, reference="attn_course.exercises.mathematics.UNSCALED_PREDICTION",
+             chapter="04_mathematics", solution="unscaled_prediction", level="predict",
+             mistakes=(Mistake('unscaled_prediction = "same"', "the Jacobian diag(p) - p p^T depends on the weights"),
+                       Mistake('unscaled_prediction = "larger"', "larger scores make the weights more decided"))),
+    Exercise(checker=check_softmax_jacobian, reference="attn_course.exercises.mathematics.softmax_jacobian",
+             chapter="04_mathematics", solution="softmax_jacobian", level="derive", points=2,
+             mistakes=(Mistake("import numpy as np\ndef softmax_jacobian(z):\n"
+                               "    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()\n"
+                               "    return np.diag(p * (1 - p))", "the off-diagonal entries are zero"),
+                       Mistake("import numpy as np\ndef softmax_jacobian(z):\n"
+                               "    p = np.exp(z - z.max()) / np.exp(z - z.max()).sum()\n"
+                               "    return np.diag(p) - p @ p", "the same number is subtracted from every entry"),
+                       Mistake("import numpy as np\ndef softmax_jacobian(z):\n"
+                               "    p = np.exp(z) / np.exp(z).sum()\n"
+                               "    return np.diag(p) - np.outer(p, p)", "exp(800) overflows"))),
+    Exercise(checker=check_masked_attention_backward,
+             reference="attn_course.backward.scaled_dot_product_attention_backward",
+             chapter="04_mathematics", solution="masked_attention_backward", level="hard", points=3,
+             mistakes=(Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def masked_attention_backward(q, k, v, grad_output, *, mask):\n"
+                               "    scale = 1 / np.sqrt(q.shape[-1])\n"
+                               "    w = ac.softmax(q @ k.T * scale, mask=mask)\n"
+                               "    dw = grad_output @ v.T\n"
+                               "    ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True))\n"
+                               "    return ds @ k * scale, ds.T @ q * scale, w.T @ grad_output",
+                               "right for 2-D inputs, but"),
+                       Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def masked_attention_backward(q, k, v, grad_output, *, mask):\n"
+                               "    scale = 1 / np.sqrt(q.shape[-1])\n"
+                               "    t = lambda x: np.swapaxes(x, -1, -2)\n"
+                               "    w = ac.softmax(q @ t(k) * scale)\n"
+                               "    dw = grad_output @ t(v)\n"
+                               "    ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True))\n"
+                               "    return ds @ k * scale, t(ds) @ q * scale, t(w) @ grad_output",
+                               "WITHOUT the mask"),
+                       Mistake("import numpy as np\nimport attn_course as ac\n"
+                               "def masked_attention_backward(q, k, v, grad_output, *, mask):\n"
+                               "    scale = 1 / np.sqrt(q.shape[-1])\n"
+                               "    t = lambda x: np.swapaxes(x, -1, -2)\n"
+                               "    w = ac.softmax(q @ t(k) * scale, mask=mask)\n"
+                               "    dw = grad_output @ t(v)\n"
+                               "    ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True))\n"
+                               "    return ds @ k * scale, t(ds) @ q, t(w) @ grad_output",
+                               "dk is sqrt(d_k) times too large"))),
 ]

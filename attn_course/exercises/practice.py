@@ -4,6 +4,11 @@
     check_split_heads(split, merge)     split(x, n_heads): (batch, n, d_model) -> (batch, n_heads, n, d_head)
                                         merge(x): the inverse
     check_multi_head_attention(fn)      fn(x, m, key_padding_mask=None) -> what m(x, x, x) computes
+    check_weights_shape_prediction(s)   s: the shape of the weights with batch_first=False (predict)
+    check_mha_parameter_count(fn)       fn(d_model, n_heads) -> 4 d_model^2 + 4 d_model (derive)
+    check_causal_padded_attention(fn)   fn(x, m, key_padding_mask) -> causal self-attention without the
+                                        padding keys (hard; the reference is the package's NumPy
+                                        multi_head_attention)
 
 Each checker imports torch inside itself, so that `import attn_course.exercises` works without torch.
 The learner's functions run under torch.no_grad() on small float64 cases on the CPU, seeded with a
@@ -16,8 +21,8 @@ import math
 import numpy as np
 
 from ..multihead import split_heads
-from .feedback import Feedback, call
-from .registry import Exercise
+from .feedback import Feedback, call, checker
+from .registry import Exercise, Mistake
 
 
 def _call(fn, *args, **kwargs):
@@ -388,11 +393,244 @@ def check_multi_head_attention(fn):
                           "output projection, and key_padding_mask respected; the same as nn.MultiheadAttention")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.4 (predict): the shape of the weights nn.MultiheadAttention returns.
+
+_SHAPE_CASE = dict(batch=2, n_q=5, n_k=7, d_model=8, n_heads=4)
+WEIGHTS_SHAPE_PREDICTION = (2, 5, 7)  # the reference of exercise 5.4
+
+
+@checker
+def check_weights_shape_prediction(prediction):
+    """Check a prediction of the shape of the weights `m(query, key, value)` returns for
+    m = nn.MultiheadAttention(8, num_heads=4) (batch_first left at its default, False), a query of shape
+    (5, 2, 8) and keys and values of shape (7, 2, 8): 5 queries, 7 keys, a batch of 2."""
+    import torch
+    from torch import nn
+
+    from .feedback import not_written
+
+    if prediction is Ellipsis:  # the student edition's `prediction = ...`
+        return not_written("this prediction", "the `...` in its cell")
+    try:
+        predicted = tuple(int(d) for d in prediction)
+    except (TypeError, ValueError):
+        return Feedback(False, f"a prediction is a shape, a tuple of ints such as (3, 4); got {prediction!r}")
+    c = _SHAPE_CASE
+    with torch.random.fork_rng(devices=[]):  # the module's initialisation must not move the learner's RNG
+        m = nn.MultiheadAttention(c["d_model"], c["n_heads"])
+        query, key = torch.randn(c["n_q"], c["batch"], c["d_model"]), torch.randn(c["n_k"], c["batch"], c["d_model"])
+    with torch.no_grad():
+        output, weights = m(query, key, key)
+        _, per_head = m(query, key, key, average_attn_weights=False)
+    shape = tuple(weights.shape)
+    measured = f"the output has shape {tuple(output.shape)}, the weights {shape}; with average_attn_weights=False, " \
+               f"{tuple(per_head.shape)}"
+    if predicted == shape:
+        return Feedback(True, f"right: the weights put the batch first even when the inputs do not, then one row "
+                              f"per query and one column per key, the {c['n_heads']} heads averaged ({measured})")
+    b, h, n_q, n_k = c["batch"], c["n_heads"], c["n_q"], c["n_k"]
+    why = {(n_q, b, n_k): "the inputs and the output are (n, batch, d_model) here, but the weights are laid out "
+                          "differently",
+           (b, h, n_q, n_k): "that is the shape with one matrix per head; by default PyTorch returns something "
+                             "smaller",
+           (b, n_k, n_q): "the axes are swapped: which axis of a weight matrix belongs to the queries?",
+           (n_q, n_k): "the batch axis is missing: every sequence of the batch gets its own weights"}
+    return Feedback(False, f"{predicted} is not the shape: " + why.get(predicted, "count the queries, the keys, the "
+                                                                                   "batch and the heads again"),
+                    hints=("read what nn.MultiheadAttention.forward says about attn_output_weights",
+                           f"the answer is {shape}: {measured}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.5 (derive): the number of parameters of nn.MultiheadAttention.
+
+def mha_parameter_count(d_model, n_heads):
+    """The reference of exercise 5.5: the parameters of nn.MultiheadAttention(d_model, n_heads), counted."""
+    from torch import nn
+
+    module = nn.MultiheadAttention(d_model, n_heads, device="meta")  # shapes only: no memory, no random numbers
+    return sum(p.numel() for p in module.parameters())
+
+
+_COUNT_CASES = [(12, 3), (64, 8), (512, 8), (512, 1), (10, 5)]
+
+
+@checker
+def check_mha_parameter_count(fn):
+    """Check `fn(d_model, n_heads) -> int`: how many numbers nn.MultiheadAttention(d_model, n_heads) learns
+    (default arguments: biases, key and value of size d_model)."""
+    got = {}
+    for d, h in _COUNT_CASES:
+        result, error = call(fn, d, h)
+        if error is not None:
+            return error
+        if np.ndim(result) != 0:
+            return Feedback(False, f"return one number, got {type(result).__name__}")
+        got[(d, h)] = float(result)
+    right = {case: mha_parameter_count(*case) for case in _COUNT_CASES}
+    if all(got[c] == right[c] for c in _COUNT_CASES):
+        return Feedback(True, f"correct: 4 d_model^2 + 4 d_model, whatever the number of heads; for d_model = 512, "
+                              f"{right[(512, 8)]:,} with 8 heads and {right[(512, 1)]:,} with 1")
+
+    def matches(formula):
+        return all(np.isclose(got[(d, h)], formula(d, h)) for d, h in _COUNT_CASES)
+
+    if matches(lambda d, h: 4 * d * d):
+        return Feedback(False, "the weight matrices are counted, the biases are not",
+                        hints=("print the names and shapes in m.named_parameters()",
+                               "add one bias of d_model per projection: 4 d_model^2 + 4 d_model"))
+    if matches(lambda d, h: 3 * d * d + 3 * d):
+        return Feedback(False, "the projections of the queries, keys and values are counted; one more "
+                               "projection is missing",
+                        hints=("what mixes the heads after they are concatenated?",
+                               "add the output projection out_proj, d_model^2 + d_model: 4 d_model^2 + 4 d_model"))
+    if matches(lambda d, h: 4 * d * d / h + 4 * d) or matches(lambda d, h: 4 * d * d / h + 4 * d / h) \
+            or matches(lambda d, h: 4 * d * d / h):
+        return Feedback(False, "your count shrinks as the number of heads grows; PyTorch's does not",
+                        hints=("h heads of size d_model / h each: how many columns do their projections have "
+                               "together?", "the heads split d_model, they do not shrink it: 4 d_model^2 + 4 d_model"))
+    d, h = next(c for c in _COUNT_CASES if got[c] != right[c])
+    return Feedback(False, f"for d_model = {d}, {h} heads, you count {got[(d, h)]:g} parameters; PyTorch's module "
+                           "has a different number",
+                    hints=("count each of the four projections: a (d_model, d_model) weight and a bias",
+                           "4 d_model^2 + 4 d_model"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 5.6 (hard): a causal mask and a key-padding mask together, in batched multi-head attention.
+
+def _masked_self_attention(x, m, allowed):
+    """Self-attention of nn.MultiheadAttention m on x (batch, n, d_model), with allowed (batch, n, n), True =
+    may attend, as a learner writes it with masked_fill and torch.softmax (a row with no key gives NaN)."""
+    import torch
+
+    b, n, d = x.shape
+    h = m.num_heads
+    q, k, v = (x @ W.T + bias for W, bias in zip(m.in_proj_weight.chunk(3), m.in_proj_bias.chunk(3)))
+    q, k, v = (t.unflatten(-1, (h, d // h)).transpose(1, 2) for t in (q, k, v))     # (b, h, n, d_head)
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(d // h)).masked_fill(~allowed[:, None], float("-inf"))
+    heads = torch.softmax(scores, dim=-1) @ v                                         # (b, h, n, d_head)
+    return heads.transpose(1, 2).flatten(-2) @ m.out_proj.weight.T + m.out_proj.bias  # (b, n, d_model)
+
+
+def causal_padded_attention(x, m, key_padding_mask):
+    """The reference of exercise 5.6, from the package's NumPy multi-head attention: causal self-attention
+    of nn.MultiheadAttention m (batch first) on x (batch, n, d_model), where key_padding_mask (batch, n),
+    True = padding, also takes the padding keys out."""
+    import torch
+
+    from ..multihead import MultiHeadParams, multi_head_attention
+
+    allowed = ~key_padding_mask.cpu().numpy()[:, None, :]  # (batch, 1, n): True = may attend
+    output, _ = multi_head_attention(x.cpu().numpy(), x.cpu().numpy(), MultiHeadParams.from_torch(m), m.num_heads,
+                                     mask=allowed, causal=True)
+    return torch.from_numpy(output).to(x.device)
+
+
+@checker
+def check_causal_padded_attention(fn):
+    """Check `fn(x, m, key_padding_mask) -> (batch, n, d_model)`: what m(x, x, x) computes with a causal mask
+    (query i attends to keys j <= i) and key_padding_mask (batch, n), True = padding, both applied, from the
+    parameters of m (nn.MultiheadAttention, batch_first=True)."""
+    import torch
+
+    m, x, key_padding_mask = _mha_case(seed=3)
+    b, n, d = x.shape
+    result, error = _call(fn, x, m, key_padding_mask.clone())
+    if error is not None:
+        return error
+    wrong = _not_a_tensor(result, "the output")
+    if wrong is not None:
+        return wrong
+    if tuple(result.shape) != (b, n, d):
+        return Feedback(False, f"the output has shape {tuple(result.shape)}, expected (batch, n, d_model) = {(b, n, d)}")
+    out = result.detach().to(torch.float64).cpu()
+    expected = causal_padded_attention(x, m, key_padding_mask)
+    if _close(out, expected):
+        return Feedback(True, "correct: each query attends to the real keys at or before its position; the causal "
+                              "mask and the padding mask combined with AND, in every head and every sequence")
+    causal = torch.ones(n, n, dtype=torch.bool).tril()
+    real = ~key_padding_mask[:, None, :]                                    # (b, 1, n)
+
+    def same(allowed):
+        with torch.no_grad():
+            variant = _masked_self_attention(x, m, allowed.expand(b, n, n))
+        return torch.allclose(out, variant, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+    variants = [
+        (causal & ~real, "the padding mask is inverted: the queries attend to the padding and not to the real "
+                         "tokens", ("key_padding_mask is True at padding", "allowed = causal & ~key_padding_mask")),
+        (real.expand(b, n, n), "the queries see the real tokens AFTER their own position: the causal mask is missing",
+         ("which keys may query i see in a decoder?", "allowed = causal & ~key_padding_mask[:, None, :]")),
+        (causal.expand(b, n, n), "the queries attend to padding keys: the padding mask is missing",
+         ("which keys does key_padding_mask take out?", "allowed = causal & ~key_padding_mask[:, None, :]")),
+        (causal.T & real, "each query sees the keys at or AFTER its position: the causal mask is transposed",
+         ("row i of the scores is query i, column j key j", "causal = torch.ones(n, n, dtype=torch.bool).tril()")),
+        (causal | real, "a key is allowed when it is earlier OR real: the two masks are combined with OR",
+         ("a key must pass both masks", "allowed = causal & ~key_padding_mask[:, None, :]")),
+        (causal & real.transpose(-1, -2), "the padding mask is applied to the queries, not to the keys",
+         ("key_padding_mask (batch, n) marks keys: which axis of the (n, n) scores are the keys?",
+          "broadcast it as key_padding_mask[:, None, :], over the rows")),
+    ]
+    for allowed, message, hints in variants:
+        if same(allowed):
+            return Feedback(False, message, hints=hints)
+    if not torch.isfinite(out).all():
+        return Feedback(False, "the output contains NaN: some query has no key left, or -inf met -inf",
+                        hints=("with right padding and the causal mask, every query keeps key 0",))
+    return Feedback(False, "the output differs from causal self-attention with the padding keys taken out",
+                    hints=("check your multi-head attention of exercise 5.3 without masks first",
+                           "allowed = causal & ~key_padding_mask[:, None, :]; scores.masked_fill(~allowed[:, None], "
+                           "-inf) before the softmax"))
+
+
+# The typical wrong answers of exercise 5.6 differ in the line that builds `allowed` only.
+_MASKED_MHA = """import math
+import torch
+def causal_padded_attention(x, m, key_padding_mask):
+    b, n, d = x.shape
+    h = m.num_heads
+    q, k, v = (x @ W.T + bias for W, bias in zip(m.in_proj_weight.chunk(3), m.in_proj_bias.chunk(3)))
+    q, k, v = (t.unflatten(-1, (h, d // h)).transpose(1, 2) for t in (q, k, v))
+    causal = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
+"""
+_MASKED_MHA_END = """    scores = (q @ k.transpose(-2, -1) / math.sqrt(d // h)).masked_fill(~allowed[:, None], float("-inf"))
+    heads = torch.softmax(scores, dim=-1) @ v
+    return heads.transpose(1, 2).flatten(-2) @ m.out_proj.weight.T + m.out_proj.bias
+"""
+
+
 EXERCISES = [
     Exercise(checker=check_split_heads, reference=("attn_course.multihead.split_heads", "attn_course.multihead.merge_heads"),
              chapter="05_practice", solution=("split_heads", "merge_heads")),
     Exercise(checker=check_key_padding_mask, reference="attn_course.exercises.practice.to_key_padding_mask",
              chapter="05_practice", solution="to_key_padding_mask"),
     Exercise(checker=check_multi_head_attention, reference="attn_course.exercises.practice.reference_multi_head_attention",
-             chapter="05_practice", solution="multi_head_attention"),
+             chapter="05_practice", solution="multi_head_attention", level="implement"),
+    Exercise(checker=check_weights_shape_prediction,
+             reference="attn_course.exercises.practice.WEIGHTS_SHAPE_PREDICTION",
+             chapter="05_practice", solution="weights_shape_prediction", level="predict",
+             mistakes=(Mistake("weights_shape_prediction = (5, 2, 7)", "the weights are laid out differently"),
+                       Mistake("weights_shape_prediction = (2, 4, 5, 7)", "the shape with one matrix per head"),
+                       Mistake("weights_shape_prediction = (2, 7, 5)", "the axes are swapped"))),
+    Exercise(checker=check_mha_parameter_count, reference="attn_course.exercises.practice.mha_parameter_count",
+             chapter="05_practice", solution="mha_parameter_count", level="derive", points=2,
+             mistakes=(Mistake("def mha_parameter_count(d_model, n_heads):\n    return 4 * d_model ** 2",
+                               "the biases are not"),
+                       Mistake("def mha_parameter_count(d_model, n_heads):\n    return 3 * d_model ** 2 + 3 * d_model",
+                               "one more projection is missing"),
+                       Mistake("def mha_parameter_count(d_model, n_heads):\n"
+                               "    return 4 * d_model ** 2 // n_heads + 4 * d_model",
+                               "shrinks as the number of heads grows"))),
+    Exercise(checker=check_causal_padded_attention, reference="attn_course.exercises.practice.causal_padded_attention",
+             chapter="05_practice", solution="causal_padded_attention", level="hard", points=3,
+             mistakes=(Mistake(_MASKED_MHA + "    allowed = causal & key_padding_mask[:, None, :]\n" + _MASKED_MHA_END,
+                               "the padding mask is inverted"),
+                       Mistake(_MASKED_MHA + "    allowed = causal | ~key_padding_mask[:, None, :]\n" + _MASKED_MHA_END,
+                               "combined with OR"),
+                       Mistake(_MASKED_MHA + "    allowed = causal.T & ~key_padding_mask[:, None, :]\n" + _MASKED_MHA_END,
+                               "the causal mask is transposed"),
+                       Mistake(_MASKED_MHA + "    allowed = causal & ~key_padding_mask[:, :, None]\n" + _MASKED_MHA_END,
+                               "applied to the queries"))),
 ]
