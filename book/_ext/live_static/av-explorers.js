@@ -191,40 +191,61 @@ stays the picture in the kernel).
     };
   }
 
-  /** A heatmap of an (n_q, n_k) matrix with colour scale [lo, hi] (viz.heatmap); returns update(weights). */
+  /** "#rrggbb" colours as [r, g, b] bytes. */
+  const rgbCache = new Map();
+  function rgb(cmap) {
+    if (!rgbCache.has(cmap)) rgbCache.set(cmap, cmap.map((c) => [1, 3, 5].map((k) => parseInt(c.slice(k, k + 2), 16))));
+    return rgbCache.get(cmap);
+  }
+
+  /** A heatmap of an (n_q, n_k) matrix with colour scale [lo, hi] (viz.heatmap); returns update(weights).
+  The cells are the pixels of an n_k x n_q canvas, stretched over the plot area: one putImageData per
+  event instead of n_q * n_k SVG attribute changes (a 50 x 50 map would not fit in a frame). */
   function heatmap(p, nq, nk, cmap, opts) {
     const o = opts || {};
     const cw = (p.x1 - p.x0) / nk, ch = (p.y1 - p.y0) / nq;
-    const cells = [], texts = [];
-    for (let i = 0; i < nq; i++) {
-      cells.push([]);
-      texts.push([]);
-      for (let j = 0; j < nk; j++) {
-        cells[i].push(el("rect", {x: p.x0 + j * cw, y: p.y0 + i * ch, width: cw + 0.3, height: ch + 0.3, class: "av-cell"}, p.svg));
-        if (o.annotate) texts[i].push(el("text", {x: p.x0 + (j + 0.5) * cw, y: p.y0 + (i + 0.5) * ch + 3, "text-anchor": "middle", class: "av-cell-value"}, p.svg, ""));
+    const holder = el("foreignObject", {x: p.x0, y: p.y0, width: p.x1 - p.x0, height: p.y1 - p.y0}, p.svg);
+    const canvas = document.createElement("canvas");
+    canvas.width = nk;
+    canvas.height = nq;
+    canvas.className = "av-cells";
+    holder.appendChild(canvas);
+    const ctx = canvas.getContext("2d");
+    const image = ctx.createImageData(nk, nq);
+    const colours = rgb(cmap);
+    const texts = [];
+    if (o.annotate) {
+      for (let i = 0; i < nq; i++) {
+        texts.push([]);
+        for (let j = 0; j < nk; j++) texts[i].push(el("text", {x: p.x0 + (j + 0.5) * cw, y: p.y0 + (i + 0.5) * ch + 3, "text-anchor": "middle", class: "av-cell-value"}, p.svg, ""));
       }
     }
     if (o.xLabels) o.xLabels.forEach((t, j) => el("text", {x: p.x0 + (j + 0.5) * cw, y: p.y1 + 11, "text-anchor": "middle", class: "av-tick"}, p.svg, t));
     if (o.yLabels) o.yLabels.forEach((t, i) => el("text", {x: p.x0 - 4, y: p.y0 + (i + 0.5) * ch + 3, "text-anchor": "end", class: "av-tick"}, p.svg, t));
-    return function update(w) {
+    function update(w) {
       let lo = 0, hi = 1;
       if (o.fixedScale === false) {
         lo = Math.min(...w.map((r) => Math.min(...r)));
         hi = Math.max(...w.map((r) => Math.max(...r)));
       }
+      const px = image.data;
       for (let i = 0; i < nq; i++) {
         for (let j = 0; j < nk; j++) {
           const v = w[i][j];
           const t = hi > lo ? (v - lo) / (hi - lo) : 0;
-          cells[i][j].setAttribute("fill", cmap[Math.max(0, Math.min(255, Math.floor(t * 256)))]);
-          cells[i][j].dataset.v = String(v);
+          const c = colours[Math.max(0, Math.min(255, Math.floor(t * 256)))];
+          const k = 4 * (i * nk + j);
+          px[k] = c[0]; px[k + 1] = c[1]; px[k + 2] = c[2]; px[k + 3] = 255;
           if (o.annotate) {
             texts[i][j].textContent = v !== 0 ? fixed(v, 2) : ""; // exactly 0: masked, left blank
             texts[i][j].setAttribute("fill", v - lo < 0.6 * (hi - lo) ? "white" : "black");
           }
         }
       }
-    };
+      ctx.putImageData(image, 0, 0);
+      update.cells = w; // what the cells show, for drawn()
+    }
+    return update;
   }
 
   function arrow(parent, color, width) {
@@ -446,12 +467,6 @@ stays the picture in the kernel).
     };
   };
 
-  /** A heatmap's cell values as drawn, read back from the DOM. */
-  function readCells(svg, nq, nk) {
-    const v = Array.from(svg.querySelectorAll("rect.av-cell")).map((r) => Number(r.dataset.v));
-    return Array.from({length: nq}, (_, i) => v.slice(i * nk, (i + 1) * nk));
-  }
-
   explorers.mask = function (root, s) {
     const box = controlsBox(root);
     const n = s.tokens.length;
@@ -500,7 +515,7 @@ stays the picture in the kernel).
     }
     ready = true;
     redraw();
-    return {controls: controls, drawn: () => ({weights: readCells(p.svg, n, n), computed: {weights: drawn}})};
+    return {controls: controls, drawn: () => ({weights: update.cells, computed: {weights: drawn}})};
   };
 
   explorers.kernel_regression = function (root, s) {
@@ -545,7 +560,7 @@ stays the picture in the kernel).
     ready = true;
     redraw();
     return {controls: controls,
-            drawn: () => ({prediction: JSON.parse(fit.dataset.v), weights: readCells(pw.svg, xs.length, s.x_train.length), computed: drawn})};
+            drawn: () => ({prediction: JSON.parse(fit.dataset.v), weights: update.cells, computed: drawn})};
   };
 
   explorers.multi_head = function (root, s) {
@@ -579,8 +594,15 @@ stays the picture in the kernel).
       el("text", {x: pl.x0 - 4, y: ly(i) + 3, "text-anchor": "end", class: "av-tick"}, pl.svg, t);
       el("text", {x: pl.x1 + 4, y: ly(i) + 3, class: "av-tick"}, pl.svg, t);
     });
-    const lines = [];
-    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) lines.push(el("line", {x1: pl.x0, y1: ly(i), x2: pl.x1, y2: ly(j), stroke: s.bar, class: "av-link"}, pl.svg));
+    // n * n lines are drawn on a canvas (at twice the panel's resolution): restyling as many SVG lines
+    // per event would not fit in a frame for 20 tokens.
+    const holder = el("foreignObject", {x: pl.x0, y: pl.y0, width: pl.x1 - pl.x0, height: pl.y1 - pl.y0}, pl.svg);
+    const canvas = document.createElement("canvas");
+    canvas.width = 2 * (pl.x1 - pl.x0);
+    canvas.height = 2 * (pl.y1 - pl.y0);
+    canvas.className = "av-links";
+    holder.appendChild(canvas);
+    const ctx = canvas.getContext("2d");
     let drawn = null;
     function redraw() {
       const layer = controls.layer ? controls.layer.get() : 0, head = controls.head.get();
@@ -588,19 +610,28 @@ stays the picture in the kernel).
       update(w);
       const flatW = w.flat();
       const max = Math.max(...flatW), scale = max > 0 ? max : 1;
-      const alpha = flatW.map((v) => v / scale);
-      lines.forEach((line, k) => {
-        line.setAttribute("stroke-opacity", alpha[k]);
-        line.setAttribute("stroke-width", 0.5 + 3 * alpha[k]);
-        line.dataset.v = String(alpha[k]);
-      });
+      const alpha = flatW.map((v) => v / scale); // viz.update_head_view: the strongest link is opaque
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      ctx.strokeStyle = s.bar;
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
+          const a = alpha[i * n + j];
+          if (a <= 0) continue;
+          ctx.globalAlpha = a;
+          ctx.lineWidth = 2 * (0.5 + 3 * a);
+          ctx.beginPath();
+          ctx.moveTo(0, 2 * (ly(i) - pl.y0));
+          ctx.lineTo(canvas.width, 2 * (ly(j) - pl.y0));
+          ctx.stroke();
+        }
+      }
       title.textContent = `layer ${layer}, head ${head}`;
       drawn = {weights: w, line_alpha: alpha};
     }
     ready = true;
     redraw();
     return {controls: controls,
-            drawn: () => ({weights: readCells(ph.svg, n, n), line_alpha: lines.map((l) => Number(l.dataset.v)), computed: drawn})};
+            drawn: () => ({weights: update.cells, line_alpha: drawn.line_alpha, computed: drawn})};
   };
 
   // ----------------------------------------------------------------------------------------------
@@ -622,6 +653,7 @@ stays the picture in the kernel).
   function startAll() {
     document.querySelectorAll("div.av-explorer").forEach(start);
     window.avExplorers.ready = true;
+    window.avExplorers.readyAt = performance.now(); // ms since navigation: when the page's explorers went live
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", startAll);
   else startAll();
