@@ -6,9 +6,9 @@ An explorer's mime bundle gains a `text/html` entry: a `<div class="av-explorer"
     the snapshot   its current PNG, which is what a reader without JavaScript sees.
 
 JupyterLab and Colab rank the widget view first and keep the kernel-driven ipywidget; the website
-prefers the HTML (`nb_mime_priority_overrides` in _config.yml), where `_static_live/explorers.js`
+prefers the HTML (`nb_mime_priority_overrides` in _config.yml), where book/_ext/live_static/av-explorers.js
 (loaded only by pages that hold an explorer, see book/_ext/live_explorers.py) reads the spec, computes
-in attn_course's order of operations in float64, and draws with plain SVG.
+in attn_course's order of operations in float64, and draws with plain SVG (heatmap cells on a canvas).
 
 The spec is stored in the notebook and compared strictly by nbval, so it holds only what every machine
 computes alike: inputs (given numbers, seeded random draws, exact arithmetic such as sorting) and never
@@ -38,9 +38,9 @@ def _rounded(a):
     return np.round(np.asarray(a, dtype=float), DIGITS).tolist()
 
 
-def _slider(control, **extra):
+def _slider(control):
     return {"label": control.description, "value": control.value, "min": control.min, "max": control.max,
-            "step": control.step, **extra}
+            "step": control.step}
 
 
 def _log_slider(control):

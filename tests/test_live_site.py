@@ -11,7 +11,9 @@ Run `make site` first (`make test` does).
 import numpy as np
 import pytest
 
-from attn_course import web, widgets
+from matplotlib import colormaps
+
+from attn_course import viz, web, widgets
 from attn_course.attention import scaled_dot_product_attention
 from attn_course.softmax import softmax
 from conftest import SITE
@@ -98,6 +100,19 @@ def compare(page_drawn, python_drawn, what):
         np.testing.assert_allclose(got, expected, rtol=0, atol=TOL, err_msg=f"{what}: {key}")
 
 
+def compare_colours(page_drawn, python_drawn, what):
+    """The heatmap's cells as painted in the page: viz.CMAP at each weight, as matplotlib maps it (N bins)."""
+    if "colours" not in page_drawn:
+        return
+    weights = np.asarray(python_drawn["weights"], dtype=float)
+    cmap = colormaps[viz.CMAP]
+    expected = cmap(weights, bytes=True)[..., :3]  # weights live in [0, 1]: the scale every explorer here uses
+    bin_edge = np.abs(weights * cmap.N - np.round(weights * cmap.N)) < 1e-9  # roundoff could tip the bin there
+    got = np.asarray(page_drawn["colours"])
+    wrong = (got != expected).any(axis=-1) & ~bin_edge
+    assert not wrong.any(), f"{what}: {wrong.sum()} cells painted another colour, e.g. at {np.argwhere(wrong)[0]}"
+
+
 def set_page(page, index, values):
     page.evaluate("([i, values]) => { const c = document.querySelectorAll('.av-explorer')[i].av.controls;"
                   " for (const [k, v] of Object.entries(values)) c[k].set(v); }", [index, values])
@@ -114,12 +129,16 @@ def test_explorers_draw_what_the_package_computes(browser, server, chapter):  # 
     assert specs, f"no live explorer on {chapter}"
     for index, spec in enumerate(specs):
         explorer = python_explorer(spec)
-        compare(page_drawn(page, index), explorer.drawn(), f"{chapter} {spec['kind']} at its start")
+        drawn = page_drawn(page, index)
+        compare(drawn, explorer.drawn(), f"{chapter} {spec['kind']} at its start")
+        compare_colours(drawn, explorer.drawn(), f"{chapter} {spec['kind']} at its start")
         for values in settings(spec):
             set_page(page, index, values)
             for name, value in values.items():
                 explorer.controls[name].value = value
-            compare(page_drawn(page, index), explorer.drawn(), f"{chapter} {spec['kind']} {values}")
+            drawn = page_drawn(page, index)
+            compare(drawn, explorer.drawn(), f"{chapter} {spec['kind']} {values}")
+            compare_colours(drawn, explorer.drawn(), f"{chapter} {spec['kind']} {values}")
     context.close()
     assert not problems, problems
 

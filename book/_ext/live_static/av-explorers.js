@@ -198,7 +198,8 @@ stays the picture in the kernel).
     return rgbCache.get(cmap);
   }
 
-  /** A heatmap of an (n_q, n_k) matrix with colour scale [lo, hi] (viz.heatmap); returns update(weights).
+  /** A heatmap of an (n_q, n_k) matrix, colour scale opts.scale = [lo, hi] (default [0, 1], as viz.heatmap
+  for weights); returns update(weights).
   The cells are the pixels of an n_k x n_q canvas, stretched over the plot area: one putImageData per
   event instead of n_q * n_k SVG attribute changes (a 50 x 50 map would not fit in a frame). */
   function heatmap(p, nq, nk, cmap, opts) {
@@ -223,11 +224,7 @@ stays the picture in the kernel).
     if (o.xLabels) o.xLabels.forEach((t, j) => el("text", {x: p.x0 + (j + 0.5) * cw, y: p.y1 + 11, "text-anchor": "middle", class: "av-tick"}, p.svg, t));
     if (o.yLabels) o.yLabels.forEach((t, i) => el("text", {x: p.x0 - 4, y: p.y0 + (i + 0.5) * ch + 3, "text-anchor": "end", class: "av-tick"}, p.svg, t));
     function update(w) {
-      let lo = 0, hi = 1;
-      if (o.fixedScale === false) {
-        lo = Math.min(...w.map((r) => Math.min(...r)));
-        hi = Math.max(...w.map((r) => Math.max(...r)));
-      }
+      const [lo, hi] = o.scale || [0, 1];
       const px = image.data;
       for (let i = 0; i < nq; i++) {
         for (let j = 0; j < nk; j++) {
@@ -245,6 +242,11 @@ stays the picture in the kernel).
       ctx.putImageData(image, 0, 0);
       update.cells = w; // what the cells show, for drawn()
     }
+    /** The cells' colours as painted, read back from the canvas: (n_q, n_k, 3) bytes. */
+    update.colours = () => {
+      const px = ctx.getImageData(0, 0, nk, nq).data;
+      return Array.from({length: nq}, (_, i) => Array.from({length: nk}, (_, j) => Array.from(px.slice(4 * (i * nk + j), 4 * (i * nk + j) + 3))));
+    };
     return update;
   }
 
@@ -515,7 +517,7 @@ stays the picture in the kernel).
     }
     ready = true;
     redraw();
-    return {controls: controls, drawn: () => ({weights: update.cells, computed: {weights: drawn}})};
+    return {controls: controls, drawn: () => ({weights: update.cells, colours: update.colours(), computed: {weights: drawn}})};
   };
 
   explorers.kernel_regression = function (root, s) {
@@ -560,7 +562,7 @@ stays the picture in the kernel).
     ready = true;
     redraw();
     return {controls: controls,
-            drawn: () => ({prediction: JSON.parse(fit.dataset.v), weights: update.cells, computed: drawn})};
+            drawn: () => ({prediction: JSON.parse(fit.dataset.v), weights: update.cells, colours: update.colours(), computed: drawn})};
   };
 
   explorers.multi_head = function (root, s) {
@@ -576,9 +578,10 @@ stays the picture in the kernel).
     const size = 70 + 16 * n;
     const ph = panel(figure, size + 40, size + 40, "", {top: 24, left: 60, bottom: 50, right: 6});
     const title = el("text", {x: ph.width / 2, y: 14, "text-anchor": "middle", class: "av-title"}, ph.svg, "");
-    const flat = s.weights.flat(3);
-    const fixedScale = Math.min(...flat) >= 0 && Math.max(...flat) <= 1; // viz.heatmap's colour scale
-    const update = heatmap(ph, n, n, s.cmap, {xLabels: s.tokens, yLabels: s.tokens, fixedScale: fixedScale});
+    // viz.heatmap's colour scale, set by the first head and kept: [0, 1] for weights, else its range
+    const first = s.weights[0][0].flat(), lo = Math.min(...first), hi = Math.max(...first);
+    const scale = lo >= 0 && hi <= 1 ? [0, 1] : [lo, hi];
+    const update = heatmap(ph, n, n, s.cmap, {xLabels: s.tokens, yLabels: s.tokens, scale: scale});
     ph.svg.querySelectorAll("text.av-tick").forEach((t, i) => {
       if (i < n && n > 8) { // rotated key labels, as viz.heatmap does past 8 keys
         const xx = t.getAttribute("x"), yy = Number(t.getAttribute("y")) - 8;
@@ -631,7 +634,7 @@ stays the picture in the kernel).
     ready = true;
     redraw();
     return {controls: controls,
-            drawn: () => ({weights: update.cells, line_alpha: drawn.line_alpha, computed: drawn})};
+            drawn: () => ({weights: update.cells, colours: update.colours(), line_alpha: drawn.line_alpha, computed: drawn})};
   };
 
   // ----------------------------------------------------------------------------------------------
