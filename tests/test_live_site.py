@@ -240,7 +240,7 @@ def test_explorers_are_readable_in_dark_mode(browser, server):  # noqa: F811
         const text = document.querySelector('.av-explorer svg text.av-tick');
         const output = document.querySelector('.av-explorer output');
         let e = text;  // the background behind the picture: the first one painted, going outwards
-        while (e && getComputedStyle(e).backgroundColor.match(/rgba\(.*, 0\)$|transparent/)) e = e.parentElement;
+        while (e && getComputedStyle(e).backgroundColor.match(/rgba\\(.*, 0\\)$|transparent/)) e = e.parentElement;
         return {text: rgb(getComputedStyle(text).fill), output: rgb(getComputedStyle(output).color),
                 background: rgb(getComputedStyle(e || document.body).backgroundColor)};
     }""")
