@@ -52,6 +52,11 @@ class _Explorer(widgets.VBox):
             control.observe(self._changed, names="value")
         super().__init__([*(rows or controls.values()), self.image])
 
+    def _repr_mimebundle_(self, **kwargs):
+        """The widget, plus a text/html the website runs in the browser (attn_course.web); JupyterLab ranks the widget first."""
+        from . import web
+        return web.mimebundle(self, super()._repr_mimebundle_(**kwargs))
+
     def _animate(self, *artists):
         """Mark artists (or lists, tuples, containers of them) as the ones `_update` moves."""
         for artist in artists:
@@ -375,7 +380,8 @@ class KernelRegressionExplorer(_Explorer):
         bandwidth = positive(bandwidth, "bandwidth")
         rng = np.random.default_rng(seed)
         self.x_train = np.sort(rng.uniform(0, 5, n_train))                   # (n_train,) keys
-        self.y_train = self.truth(self.x_train) + rng.normal(0, 0.5, n_train)  # (n_train,) values
+        self.noise = rng.normal(0, 0.5, n_train)                             # (n_train,) seeded, the same everywhere
+        self.y_train = self.truth(self.x_train) + self.noise                 # (n_train,) values
         self.x_test = np.arange(0, 5, 0.1)                                   # (50,) queries
         exponent = np.log10(bandwidth)
         controls = {"h": widgets.FloatLogSlider(value=bandwidth, base=10, min=min(-1.5, exponent),
