@@ -33,6 +33,11 @@ class Feedback:
         return "\n".join(lines)
 
 
+def fail(message, *hints):
+    """A failing verdict: `message` says what is wrong and where to look; `hints` escalate, the last is the fix."""
+    return Feedback(False, message, hints=hints)
+
+
 _last = {"check": None, "feedback": None}  # the last verdict, for hint() and for a repeated check
 
 
