@@ -1,7 +1,6 @@
 """Chapter 2's checkers on what the registry's typical mistakes do not cover: right answers in other forms,
 learner code that raises, and the reference path lengths against a simulation. The wrong answers students
 write are in the registry (attn_course/exercises/concepts.py) and run by tests/test_exercise_contract.py."""
-import math
 
 import numpy as np
 import pytest

@@ -157,7 +157,7 @@ def check_four_steps(fn):
                     f"{np.round(weights.sum(axis=-1), 4).tolist()}: look at step 3",
                     "exp alone is not a distribution: divide by the sum over the keys", "softmax(..., axis=-1)")
 
-    q, k, v = x @ W_q, x @ W_k, x @ W_v
+    q, k = x @ W_q, x @ W_k
     scores = q @ k.T
     expected_output, expected = four_steps(x, W_q, W_k, W_v)
     if not np.allclose(weights, expected, atol=1e-6):
