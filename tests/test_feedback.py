@@ -30,13 +30,15 @@ def no_last_verdict(monkeypatch):
 def test_the_first_failing_check_shows_the_message_and_no_hint():
     verdict = check_sign(-1)
     assert not verdict and verdict.shown == 0
-    assert repr(verdict) == "✘ x is negative: look at its sign\n  (2 more hint(s): run hint(), or this check again)"
+    assert repr(verdict) == ("✘ x is negative: look at its sign\n"
+                            "  (2 more hints: run this check again, or hint() from attn_course.exercises)")
 
 
 def test_hint_shows_the_hints_one_at_a_time_and_stops_at_the_last():
     check_sign(-1)
     assert repr(hint()).splitlines()[1:] == ["  hint 1/2: which operation flips a sign?",
-                                             "  (1 more hint(s): run hint(), or this check again)"]
+                                             "  (1 more hint: run this check again, or hint() from "
+                                             "attn_course.exercises)"]
     assert repr(hint()).splitlines()[1:] == ["  hint 1/2: which operation flips a sign?", "  hint 2/2: use -x"]
     assert hint().shown == 2  # no hint beyond the last
 

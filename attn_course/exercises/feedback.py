@@ -28,8 +28,10 @@ class Feedback:
         if self.ok:  # a right answer needs no hint
             return lines[0]
         lines += [f"  hint {i + 1}/{len(self.hints)}: {h}" for i, h in enumerate(self.hints[:self.shown])]
-        if self.shown < len(self.hints):
-            lines.append(f"  ({len(self.hints) - self.shown} more hint(s): run hint(), or this check again)")
+        left = len(self.hints) - self.shown
+        if left:
+            lines.append(f"  ({left} more hint{'s' if left > 1 else ''}: run this check again, or hint() from "
+                         "attn_course.exercises)")
         return "\n".join(lines)
 
 
