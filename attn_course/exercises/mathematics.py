@@ -161,7 +161,7 @@ def check_masked_attention(fn):
             return fail("the mask is inverted: the allowed keys get weight 0 and the masked ones share it. Look at "
                         "what True means", "here True means MAY attend (attn_course, torch.nn.functional."
                         "scaled_dot_product_attention); torch.nn.MultiheadAttention uses the opposite, True = masked "
-                        "out", "np.where(mask, scores, -np.inf), not np.where(~mask, ...)")
+                        "out", "np.where(mask, scores, -np.inf): the scores stay where mask is True")
         if _close(weights, np.where(mask, _plain_softmax(scores), 0.0)):
             sums = np.round(weights.sum(axis=-1), 3).tolist()
             return fail(f"the rows of weights sum to {sums}, not 1: the masked keys' weights were zeroed. Look at "
