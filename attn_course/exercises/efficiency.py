@@ -295,6 +295,12 @@ def check_query_block(fn):
         result, error = call(fn, q, k_reader, v_reader, block_size)
         case = f"n = {n} keys in blocks of {block_size}"
         if error is not None:
+            whole = [name for name in ("k", "v") if f"{name} may not be used whole" in error.message]
+            if whole:
+                return fail(f"{case}: your function uses {whole[0]} whole, which builds the n x n matrix of scores "
+                            "FlashAttention avoids: look at how you read k and v", "the checker hands them over as "
+                            "readers that give block_size rows at a time", "for j in range(0, n, block_size): use "
+                            "k[j:j + block_size] and v[j:j + block_size], with the online softmax")
             return fail(f"{case}: {error.message}", *error.hints)
         out = np.asarray(result, dtype=np.float64)
         if out.shape != (len(q), v.shape[1]):
@@ -411,6 +417,6 @@ EXERCISES = [
                  Mistake(_block_mistake(result="(acc / l)[:, :1]"), "the output has shape"),
                  Mistake("def attend_block(q_block, k, v, block_size):\n    s = q_block @ k.T / "
                          "np.sqrt(q_block.shape[1])\n    w = np.exp(s - s.max(axis=1, keepdims=True))\n"
-                         "    return w / w.sum(axis=1, keepdims=True) @ np.asarray(v)\n", "may not be used whole"),
+                         "    return w / w.sum(axis=1, keepdims=True) @ np.asarray(v)\n", "uses k whole"),
              )),
 ]
