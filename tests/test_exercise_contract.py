@@ -126,3 +126,32 @@ def test_the_chapter_calls_the_checker_on_its_solution(exercise):
     call = re.compile(rf"\b{exercise.name}\(\s*" + r"\s*,\s*".join(exercise.solution) + r"\s*\)")
     assert any(call.search("".join(c["source"])) for c in nb["cells"] if c["cell_type"] == "code"), \
         f"{exercise.chapter} never calls {exercise.name}({', '.join(exercise.solution)})"
+
+
+# Typical mistakes, as the registry lists them: each is a wrong solution cell students really write.
+
+MISTAKES = [(e, i, m) for e in EXERCISES for i, m in enumerate(e.mistakes)]
+
+
+def wrong_answer(exercise, mistake):
+    """The answer(s) a mistake's solution cell defines, run as the chapter would run it."""
+    namespace = dict(CHAPTER_NAMES, np=np)
+    exec(mistake.code, namespace)
+    return tuple(namespace[name] for name in exercise.solution)
+
+
+@pytest.mark.parametrize("exercise, index, mistake", MISTAKES, ids=[f"{e.name}-{i}" for e, i, _ in MISTAKES])
+def test_checker_names_each_typical_mistake_and_hints_at_the_fix(exercise, index, mistake):
+    feedback = verdict(exercise, *wrong_answer(exercise, mistake))
+    assert not feedback and repr(feedback).startswith("✘ "), f"{exercise.name} accepts mistake {index}: {feedback!r}"
+    assert mistake.fragment in feedback.message, \
+        f"{exercise.name}, mistake {index}: {mistake.fragment!r} is not in the first message {feedback.message!r}"
+    assert feedback.hints, f"{exercise.name}, mistake {index}: no hint for {feedback.message!r}"
+    assert feedback.hints[-1] != feedback.message, f"{exercise.name}, mistake {index}: the last hint repeats the message"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=IDS)
+def test_exercise_has_a_level_and_points(exercise):
+    from attn_course.exercises import LEVELS
+    assert exercise.level in LEVELS and exercise.points >= 1
+    assert hasattr(exercise.checker, "__wrapped__"), f"{exercise.name} is not decorated with @checker"

@@ -1,4 +1,6 @@
-"""The checkers of chapter 8b accept right answers and reject each typical wrong one with the message that names it.
+"""Chapter 8b's checkers on what the registry's typical mistakes do not cover: right answers in other forms,
+answers that raise, and wrong Triton kernels (compiled from one parametrised kernel). The wrong flop counts and
+grids students write are in the registry (attn_course/exercises/gpu.py), run by tests/test_exercise_contract.py.
 
 The Triton kernels below run in Triton's interpreter when there is no GPU: TRITON_INTERPRET=1 is set
 before triton is first imported (see tests/test_triton_attention.py). Without Triton or PyTorch the
@@ -23,21 +25,8 @@ def test_flops_accepts_the_formula_and_the_exact_causal_count():
         lambda b, h, n, d, causal: 2 * b * h * n * (n + 1) * d if causal else 4 * b * h * n * n * d))
 
 
-@pytest.mark.parametrize("wrong, fragments", [
-    (lambda b, h, n, d, causal: 2 * b * h * n * n * d, ["half the right count", "both products"]),
-    (lambda b, h, n, d, causal: b * h * n * n * d, ["a quarter", "2 flops"]),
-    (lambda b, h, n, d, causal: 4 * b * h * n * n * d, ["causal = True", "count half"]),
-    (lambda b, h, n, d, causal: 4 * h * n * n * d // (2 if causal else 1), ["multiply by batch and by heads"]),
-    (lambda b, h, n, d, causal: 4 * n * n * d // (2 if causal else 1), ["multiply by batch and by heads"]),
-    (lambda b, h, n, d, causal: 4 * b * h * n * d * d // (2 if causal else 1), ["not n·d²"]),
-    (lambda b, h, n, d, causal: 4 * b * h * n * d // (2 if causal else 1), ["grows as n²"]),
-    (lambda b, h, n, d, causal: 7, ["expected"]),
-    (lambda b, h, n, d, causal: "many", ["return a number"]),
-    (lambda b, h, n, d, causal: 1 / 0, ["raised ZeroDivisionError"]),
-], ids=["one-product", "quarter", "causal-ignored", "no-batch", "no-batch-heads", "n-d-squared", "linear", "constant",
-        "string", "raises"])
-def test_flops_rejects(wrong, fragments):
-    assert_rejects(check_attention_flops(wrong), *fragments)
+def test_flops_reports_a_raising_answer():
+    assert_rejects(check_attention_flops(lambda b, h, n, d, causal: 1 / 0), "raised ZeroDivisionError")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -46,21 +35,6 @@ def test_flops_rejects(wrong, fragments):
 def test_grid_accepts():
     assert_accepts(check_launch_grid(reference(check_launch_grid)))
     assert_accepts(check_launch_grid(lambda b, h, n, m: [math.ceil(n / m), b * h]))
-
-
-@pytest.mark.parametrize("wrong, fragments", [
-    (lambda b, h, n, m: (n // m, b * h), ["never be computed", "Round UP"]),
-    (lambda b, h, n, m: (n // m + 1, b * h), ["no query to compute"]),
-    (lambda b, h, n, m: (b * h, math.ceil(n / m)), ["axes are swapped"]),
-    (lambda b, h, n, m: (n, b * h), ["not one query"]),
-    (lambda b, h, n, m: (n / m, b * h), ["whole number"]),
-    (lambda b, h, n, m: (math.ceil(n / m), h), ["batch·heads"]),
-    (lambda b, h, n, m: (math.ceil(n / m), b + h), ["batch·heads"]),
-    (lambda b, h, n, m: math.ceil(n / m) * b * h, ["pair of ints"]),
-    (lambda b, h, n, m: (1, 1), ["axis 0"]),
-], ids=["floor", "plus-one", "swapped", "per-query", "float", "heads-only", "sum", "flat", "constant"])
-def test_grid_rejects(wrong, fragments):
-    assert_rejects(check_launch_grid(wrong), *fragments)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -99,15 +73,17 @@ def test_softmax_kernel_accepts():
 
 @needs_triton
 @pytest.mark.parametrize("kwargs, fragments", [
-    (dict(pad=0.0), ["denominator counts the padding", "other=float('-inf')"]),
-    (dict(shift=False), ["large", "overflows float32", "subtract the row's maximum"]),
-    (dict(block=32), ["only the first 32 of the 50 columns", "next_power_of_2(50)"]),
-    (dict(row_of_program=False), ["first row is right", "tl.program_id(0)"]),
-    (dict(columns=True), ["COLUMN"]),
-    (dict(block=48), ["power of 2", "next_power_of_2(50)"]),
+    (dict(pad=0.0), ["padding columns"]),
+    (dict(shift=False), ["large", "NaN or inf"]),
+    (dict(block=32), ["only the first 32 of the 50 columns"]),
+    (dict(row_of_program=False), ["first row is right"]),
+    (dict(columns=True), ["but the columns do"]),
+    (dict(block=48), ["power of 2", "look at BLOCK"]),
 ], ids=["zero-padding", "no-max", "short-block", "one-row", "columns", "not-power-of-two"])
 def test_softmax_kernel_rejects(kwargs, fragments):
-    assert_rejects(check_softmax_kernel(launcher(**kwargs)), *fragments)
+    feedback = check_softmax_kernel(launcher(**kwargs))
+    assert_rejects(feedback, *fragments)
+    assert feedback.hints and feedback.hints[-1] != feedback.message
 
 
 @needs_triton

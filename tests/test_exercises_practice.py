@@ -1,9 +1,11 @@
-"""The checkers of chapter 5 accept right answers and reject each typical wrong one with the message that names it."""
+"""Chapter 5's checkers on what the registry's typical mistakes do not cover: right answers in other forms,
+answers that raise or return the wrong thing, the reference against PyTorch, and the random state. The
+wrong answers students write are in the registry (attn_course/exercises/practice.py) and run by
+tests/test_exercise_contract.py."""
 import math
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -32,13 +34,7 @@ def test_padding_mask_right(fn):
 
 
 @pytest.mark.parametrize("fn, fragments", [
-    (lambda mask: torch.from_numpy(mask[:, 0, :]), ["not flipped", "only to the padding", "~mask"]),
-    (lambda mask: ~torch.from_numpy(mask), ["(3, 1, 5)", "drop the query axis"]),
-    (lambda mask: (~torch.from_numpy(mask[:, 0, :])).float(), ["torch.float32", "ADDS a float mask"]),
-    (lambda mask: (~torch.from_numpy(mask[:, 0, :])).long(), ["torch.int64", "expected torch.bool"]),
-    (lambda mask: ~mask[:, 0, :], ["must be a torch.Tensor", "torch.from_numpy"]),
     (lambda mask: torch.ones(3, 1, dtype=torch.bool), ["shape (3, 1)", "(batch, n) = (3, 5)"]),
-    (lambda mask: ~torch.from_numpy(np.roll(mask[:, 0, :], 1, axis=1)), ["wrong at (sequence, position)", "[5, 3, 1]"]),
     (lambda mask: 1 / 0, ["raised ZeroDivisionError"]),
 ])
 def test_padding_mask_wrong(fn, fragments):
@@ -61,25 +57,6 @@ def merge_no_transpose(x):
     return x.reshape(b, n, h * d_head)
 
 
-def split_interleaved(x, n_heads):
-    b, n, d = x.shape
-    return x.reshape(b, n, d // n_heads, n_heads).permute(0, 3, 1, 2)
-
-
-def split_no_transpose_at_all(x, n_heads):
-    b, n, d = x.shape
-    return x.reshape(b, n, n_heads, d // n_heads)
-
-
-def merge_view(x):
-    b, h, n, d_head = x.shape
-    return x.transpose(1, 2).view(b, n, h * d_head)
-
-
-def merge_wrong_shape(x):
-    return x.flatten(-2)
-
-
 def test_split_right():
     assert_accepts(check_split_heads(split_right, merge_right), "head i the columns", "merge undoes it")
     split = lambda x, h: x.unflatten(-1, (h, -1)).transpose(-3, -2)
@@ -88,16 +65,7 @@ def test_split_right():
 
 
 @pytest.mark.parametrize("split, merge, fragments", [
-    (split_no_transpose, merge_right, ["split: reshape without transpose", "then transpose(1, 2)"]),
-    (split_no_transpose, merge_no_transpose, ["split: reshape without transpose"]),
-    (split_interleaved, merge_right, ["every 3-th column", "(n_heads, d_head)"]),
-    (split_no_transpose_at_all, merge_right, ["shape (2, 5, 3, 4)", "the reshape alone"]),
-    (lambda x, h: split_right(x, h).transpose(-1, -2), merge_right, ["shape (2, 3, 4, 5)", "swapped"]),
     (lambda x, h: split_right(x, h) + 1, merge_right, ["split: the shape is right but"]),
-    (lambda x, h: split_right(x, h).numpy(), merge_right, ["must be a torch.Tensor"]),
-    (split_right, merge_no_transpose, ["merge: reshape without transpose"]),
-    (split_right, merge_view, ["merge: calling your function raised RuntimeError", ".contiguous()"]),
-    (split_right, merge_wrong_shape, ["merge: shape (2, 3, 20)"]),
     (split_right, lambda x: merge_right(x).flip(1), ["merge: the shape is right but"]),
     (lambda x, h: None.shape, merge_right, ["split: calling your function raised AttributeError"]),
 ])
@@ -108,7 +76,7 @@ def test_split_wrong(split, merge, fragments):
 def test_roundtrip_does_not_fool_the_checker():
     # Both wrong in the same way: merge(split(x)) == x, yet every head mixes positions.
     feedback = check_split_heads(split_no_transpose, merge_no_transpose)
-    assert_rejects(feedback, "split: reshape without transpose", "merge(split(x)) == x does not prove them right")
+    assert_rejects(feedback, "split: one head gets pieces", "merge(split(x)) == x does not prove them right")
     assert "does not prove" not in check_split_heads(split_no_transpose, merge_right).message
 
 
@@ -185,29 +153,9 @@ def test_mha_right_without_mask_support_gets_a_hint():
     assert_accepts(feedback, "correct without a mask", "Going further")
 
 
-@pytest.mark.parametrize("kwargs, fragments", [
-    (dict(scale=False), ["not scaled", "1/sqrt(d_head) = 1/sqrt(4)"]),
-    (dict(scale="d_model"), ["sqrt(d_model) = sqrt(12)", "sqrt(d_head) = sqrt(4)"]),
-    (dict(split="no_transpose"), ["wrong head split: reshape without transpose"]),
-    (dict(split="interleaved"), ["wrong head split", "contiguous columns"]),
-    (dict(merge="no_transpose"), ["wrong head merge"]),
-    (dict(out_proj=False), ["output projection is missing", "m.out_proj.weight"]),
-    (dict(bias=False), ["biases are missing"]),
-    (dict(transpose=False), ["untransposed", "x @ W.T + b"]),
-    (dict(softmax_dim=-2), ["over the queries", "dim=-1"]),
-    (dict(chunks=(1, 0, 2)), ["wrong chunks", "chunk(3)"]),
-    (dict(chunks=(2, 1, 0)), ["wrong chunks"]),
-    (dict(mask="ignored"), ["key_padding_mask is ignored"]),
-    (dict(mask="inverted"), ["mask is inverted", "True = padding"]),
-])
-def test_mha_wrong(kwargs, fragments):
-    assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None:
-                                              mha(x, m, key_padding_mask, **kwargs)), *fragments)
-
-
 def test_mha_wrong_shapes_and_types():
     assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m).unflatten(-1, (3, 4)).transpose(1, 2)),
-                   "shape (2, 3, 5, 4)", "merge them back")
+                   "shape (2, 3, 5, 4)", "those are the heads")
     assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m).numpy()),
                    "must be a torch.Tensor")
     assert_rejects(check_multi_head_attention(lambda x, m, key_padding_mask=None: mha(x, m) * float("nan")),

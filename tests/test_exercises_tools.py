@@ -1,4 +1,6 @@
-"""The checkers of chapter 7 accept right answers and reject each typical wrong one with the message that names it."""
+"""Chapter 7's checkers on what the registry's typical mistakes do not cover: right answers in other forms, answers
+that raise, and hook mistakes that need a stateful helper. The wrong answers students write are in the registry
+(attn_course/exercises/tools.py) and run by tests/test_exercise_contract.py."""
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -31,22 +33,8 @@ def test_mha_mask_accepts_right_answers(fn, kind):
     assert feedback and kind in feedback.message and repr(feedback).startswith("✔")
 
 
-@pytest.mark.parametrize("fn, fragments", [
-    (lambda allowed: allowed, ["unchanged", "invert it"]),
-    (lambda allowed: (~allowed).T, ["transposed", "(n_q, n_k)"]),
-    (lambda allowed: torch.zeros(allowed.shape).masked_fill(allowed, float("-inf")), ["inverted"]),
-    (lambda allowed: allowed.float(), ["ADDED", "-inf"]),
-    (lambda allowed: (~allowed).float(), ["ADDED", "-inf"]),
-    (lambda allowed: torch.zeros(allowed.shape).masked_fill(~allowed, -1.0), ["-inf", "hidden entries"]),
-    (lambda allowed: torch.ones(allowed.shape).masked_fill(~allowed, float("-inf")), ["must be 0"]),
-    (lambda allowed: 1 - allowed.int(), ["bool or a float", "int32"]),
-    (lambda allowed: 1 - allowed, ["RuntimeError", "~"]),
-    (lambda allowed: (~allowed).numpy(), ["torch.Tensor", "ndarray"]),
-    (lambda allowed: ~allowed[:, :4], ["shape (3, 4)"]),
-    (lambda allowed: torch.zeros_like(allowed), ["neither the mask nor its inverse"]),
-])
-def test_mha_mask_rejects_typical_mistakes(fn, fragments):
-    assert_rejects(check_mha_mask(fn), *fragments)
+def test_mha_mask_reports_a_raising_answer():
+    assert_rejects(check_mha_mask(lambda allowed: 1 - allowed), "RuntimeError")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -71,25 +59,6 @@ def cached_by_hand(q, k, v):
 def test_cached_attention_accepts_right_answers(fn):
     feedback = check_cached_attention(fn)
     assert feedback and "bottom right" in feedback.message
-
-
-def shifted_wrong_way(q, k, v):
-    n_q, n_k = q.shape[-2], k.shape[-2]
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(n_q, n_k, dtype=torch.bool).tril(n_q - n_k))
-
-
-@pytest.mark.parametrize("fn, fragments", [
-    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True), ["TOP-LEFT", "n_q = 1", "causal_lower_right"]),
-    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v), ["no mask"]),
-    (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=~causal_mask(q.shape[-2], k.shape[-2])),
-     ["inverted", "True means MAY attend"]),
-    (shifted_wrong_way, ["wrong way", "offset is n_k - n_q"]),
-    (lambda q, k, v: (cached_right(q, k, v), None), ["only the output tensor"]),
-    (lambda q, k, v: cached_right(q, k, v)[..., :1, :], ["expected an output of shape"]),
-    (lambda q, k, v: cached_right(q, k, v) * 2, ["differs from causal attention"]),
-])
-def test_cached_attention_rejects_typical_mistakes(fn, fragments):
-    assert_rejects(check_cached_attention(fn), *fragments)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -146,17 +115,10 @@ _STALE = []
 
 
 @pytest.mark.parametrize("fn, fragments", [
-    (lambda e, x: _capture(e, x, keep=lambda out: out[1].detach()), ["NoneType", "need_weights", "pre-hook"]),
-    (lambda e, x: _capture(e, x), ["None", "need_weights=False"]),
-    (lambda e, x: _capture(e, x, pre=_average), ["MEAN over the heads", "average_attn_weights=False"]),
-    (lambda e, x: _capture(e, x, pre=_force_weights, remove=False), ["still registered", "handle.remove()"]),
     (lambda e, x: _capture(e, x, target=lambda layer: layer, keep=lambda out: out), ["not the weights"]),
-    (lambda e, x: _capture(e, x, pre=_force_weights, keep=lambda out: out[0]), ["(batch, n, d_model)"]),
     (lambda e, x: _capture(e, x, pre=_force_weights, layers=lambda ls: ls[:1]), ["one tensor per layer (2), got 1"]),
-    (lambda e, x: capture_right(e, x)[::-1], ["reverse order"]),
-    (lambda e, x: _capture(e, x, pre=_force_weights)[0], ["list with one tensor per layer"]),
     (lambda e, x: [], ["nothing was captured"]),
-    (lambda e, x: _capture(e, x, pre=_force_weights, into=_STALE)[:2], ["second one", "fresh list"]),
+    (lambda e, x: _capture(e, x, pre=_force_weights, into=_STALE)[:2], ["second one", "where your list is created"]),
 ])
 def test_capture_weights_rejects_typical_mistakes(fn, fragments):
     _STALE.clear()

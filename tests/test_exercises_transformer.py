@@ -1,4 +1,7 @@
-"""The checkers of the Transformer chapters (6b, 6c) accept right answers and name each typical wrong one."""
+"""The Transformer chapters' checkers (6b, 6c) on what the registry's typical mistakes do not cover: right answers
+in other forms, answers that raise or return the wrong thing, and a causal mask checked inside a model. The
+wrong answers students write are in the registry (attn_course/exercises/transformer.py) and run by
+tests/test_exercise_contract.py."""
 import numpy as np
 import pytest
 
@@ -25,17 +28,8 @@ def test_reversal_alignment():
     _right(check_reversal_alignment(lambda n: np.arange(n)[:, None] + np.arange(n)[None, :] == n - 1))
 
 
-@pytest.mark.parametrize("fn, says", [
-    (lambda n: np.eye(n, dtype=bool), "copying, not reversing"),
-    (lambda n: np.arange(n)[:, None] + np.arange(n)[None, :] == n, "off by one"),
-    (lambda n: np.eye(n)[::-1], "return booleans"),
-    (lambda n: np.eye(n + 1, dtype=bool)[::-1], "has shape (6, 6), expected (5, 5)"),
-    (lambda n: np.ones((n, n), dtype=bool), "each row needs one True"),
-    (lambda n: np.roll(np.eye(n, dtype=bool)[::-1], 2, axis=1), "not at [i, n - 1 - i]"),
-    (lambda n: 1 / 0, "raised ZeroDivisionError"),
-])
-def test_reversal_alignment_mistakes(fn, says):
-    _wrong(check_reversal_alignment(fn), says)
+def test_reversal_alignment_reports_a_raising_answer():
+    _wrong(check_reversal_alignment(lambda n: 1 / 0), "raised ZeroDivisionError")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -55,30 +49,6 @@ def pe_even_only(n, d):
     return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, d)
 
 
-def pe_swapped(n, d):
-    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
-    return np.stack([np.cos(angles), np.sin(angles)], axis=-1).reshape(n, d)
-
-
-def pe_from_one(n, d):
-    return pe_right(n + 1, d)[1:]
-
-
-def pe_halves(n, d):
-    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)
-    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1)
-
-
-def pe_per_column(n, d):
-    angles = np.arange(n)[:, None] / 10000 ** (np.arange(d) / d)
-    return np.where(np.arange(d) % 2 == 0, np.sin(angles), np.cos(angles))
-
-
-def pe_wrong_base(n, d):
-    angles = np.arange(n)[:, None] / 100 ** (np.arange(0, d, 2) / d)
-    return np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, d)
-
-
 def test_positional_encoding_right_answers():
     _right(check_positional_encoding(pe_right), "any d_model")
     _right(check_positional_encoding(pe_even_only), "Going further")
@@ -86,18 +56,8 @@ def test_positional_encoding_right_answers():
     _right(check_positional_encoding(ac.sinusoidal_encoding), "any d_model")
 
 
-@pytest.mark.parametrize("fn, says", [
-    (pe_swapped, "sine and cosine are swapped"),
-    (pe_from_one, "positions start at 1"),
-    (pe_halves, "interleave them"),
-    (pe_per_column, "use the pair index i, not the column index"),
-    (pe_wrong_base, "column 0 is right, the later columns are not"),
-    (lambda n, d: pe_right(n, d).T, "is transposed"),
-    (lambda n, d: pe_right(n, d)[:, :-1], "expected (n_positions, d_model) = (12, 16)"),
-    (lambda n, d: np.zeros((n, d)), "row 0 should be 0, 1, 0, 1"),
-])
-def test_positional_encoding_mistakes(fn, says):
-    _wrong(check_positional_encoding(fn), says)
+def test_positional_encoding_names_a_wrong_width():
+    _wrong(check_positional_encoding(lambda n, d: pe_right(n, d)[:, :-1]), "expected (n_positions, d_model) = (12, 16)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -112,60 +72,12 @@ def masks_right(source_lengths, target_lengths, n_source, n_target):
     return encoder, decoder, cross
 
 
-def masks_modified(**change):
-    def fn(source_lengths, target_lengths, n_source, n_target):
-        encoder, decoder, cross = masks_right(source_lengths, target_lengths, n_source, n_target)
-        s, t = np.asarray(source_lengths)[:, None, None], np.asarray(target_lengths)[:, None, None]
-        j_s, j_t, i_t = np.arange(n_source), np.arange(n_target), np.arange(n_target)[:, None]
-        if change.get("no_causal"):
-            decoder = np.broadcast_to(j_t < t, decoder.shape)
-        if change.get("strict"):
-            decoder = (j_t < t) & (j_t < i_t)
-        if change.get("no_decoder_padding"):
-            decoder = np.broadcast_to(j_t <= i_t, decoder.shape)
-        if change.get("cross_causal"):
-            cross = cross & (j_s <= i_t)
-        if change.get("cross_by_target"):
-            cross = np.broadcast_to(j_s < t, cross.shape)
-        if change.get("cross_transposed"):
-            cross = np.swapaxes(cross, 1, 2)
-        if change.get("encoder_rows"):
-            encoder = np.swapaxes(encoder, 1, 2)
-        if change.get("no_padding"):
-            encoder = np.ones_like(encoder)
-        if change.get("cross_all"):
-            cross = np.ones_like(cross)
-        if change.get("inverted"):
-            encoder, decoder, cross = ~encoder, ~decoder, ~cross
-        if change.get("ints"):
-            decoder = decoder.astype(int)
-        return encoder, decoder, cross
-    return fn
-
-
 def test_transformer_masks_right():
     _right(check_transformer_masks(masks_right), "the future hidden in the decoder only")
 
 
-@pytest.mark.parametrize("change, says", [
-    ("no_causal", "has no causal part"),
-    ("strict", "hides the diagonal"),
-    ("no_decoder_padding", "ignores the target's padding"),
-    ("cross_causal", "the cross mask is causal"),
-    ("cross_by_target", "uses the TARGET lengths"),
-    ("cross_transposed", "(batch, n_target, n_source)"),
-    ("encoder_rows", "hides padded QUERIES"),
-    ("no_padding", "lets every query attend to the padding"),
-    ("cross_all", "attend to the source's padding"),
-    ("inverted", "every mask is inverted"),
-    ("ints", "return booleans"),
-])
-def test_transformer_masks_mistakes(change, says):
-    _wrong(check_transformer_masks(masks_modified(**{change: True})), says)
-
-
 def test_transformer_masks_wrong_container():
-    _wrong(check_transformer_masks(lambda *a: masks_right(*a)[:2]), "return three masks")
+    _wrong(check_transformer_masks(lambda *a: masks_right(*a)[:2]), "expected three masks")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -176,19 +88,6 @@ def test_causal_mask_right():
     _right(check_causal_mask(lambda n: np.tril(np.ones((n, n), dtype=bool))), "exactly as they were")
     from attn_course.nn import causal_mask
     _right(check_causal_mask(causal_mask))
-
-
-@pytest.mark.parametrize("fn, says", [
-    (lambda n: np.triu(np.ones((n, n), dtype=bool)), "upper triangle"),
-    (lambda n: ~np.tril(np.ones((n, n), dtype=bool)), "inverted"),
-    (lambda n: np.ones((n, n), dtype=bool), "no mask at all"),
-    (lambda n: np.tril(np.ones((n, n), dtype=bool), -1), "the diagonal is hidden"),
-    (lambda n: np.tril(np.ones((n, n))), "return booleans"),
-    (lambda n: np.tril(np.ones((n, n), dtype=bool), 1), "differs from j <= i"),
-    (lambda n: np.ones((n, n + 1), dtype=bool), "expected (4, 4)"),
-])
-def test_causal_mask_mistakes(fn, says):
-    _wrong(check_causal_mask(fn), says)
 
 
 def test_causal_mask_behaviour_is_checked_inside_a_model(monkeypatch):
@@ -218,29 +117,12 @@ def ppl_right(logits, targets):
     return np.exp(-_log_softmax(logits)[np.arange(len(targets)), targets].mean())
 
 
-def ppl_naive(logits, targets):
-    p = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
-    return np.exp(-np.log(p[np.arange(len(targets)), targets]).mean())
-
-
 def test_perplexity_right():
     _right(check_perplexity(ppl_right), "stable")
 
 
-@pytest.mark.parametrize("fn, says", [
-    (lambda l, t: -_log_softmax(l)[np.arange(len(t)), t].mean(), "is its exponential"),
-    (lambda l, t: np.exp(-_log_softmax(l)[np.arange(len(t)), t].sum()), "exp of their MEAN"),
-    (lambda l, t: np.exp(-l[np.arange(len(t)), t].mean()), "logits as log-probabilities"),
-    (lambda l, t: 2 ** (-_log_softmax(l)[np.arange(len(t)), t].mean()), "mixes bases"),
-    (lambda l, t: np.exp(-_log_softmax(l.T).T[np.arange(len(t)), t].mean()), "over the vocabulary"),
-    (lambda l, t: 1 / np.exp(_log_softmax(l)[np.arange(len(t)), t]).mean(), "averages the LOG-"),
-    (lambda l, t: np.ones(len(t)), "return one number"),
-    (lambda l, t: 3.0, "expected"),
-    (ppl_naive, "exp overflows"),
-])
-def test_perplexity_mistakes(fn, says):
-    with np.errstate(all="ignore"):
-        _wrong(check_perplexity(fn), says)
+def test_perplexity_names_a_wrong_value():
+    _wrong(check_perplexity(lambda l, t: 3.0), "expected")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -251,28 +133,11 @@ def induction_right(weights, period):
     return weights[..., t, t - period + 1].mean(axis=-1)
 
 
-def induction_shifted(offset, start=None):
-    def fn(weights, period):
-        t = np.arange(period if start is None else start, 2 * period)
-        return weights[..., t, t - period + offset].mean(axis=-1)
-    return fn
-
-
 def test_induction_scores_right():
     _right(check_induction_scores(induction_right), "the token after the previous occurrence")
     from attn_course.transformer import induction_scores
     _right(check_induction_scores(induction_scores))
 
 
-@pytest.mark.parametrize("fn, says", [
-    (induction_shifted(0), "duplicate-token"),
-    (induction_shifted(2), "off by one"),
-    (induction_shifted(1, start=4), "queries run from p - 1"),
-    (lambda w, p: w[..., np.arange(p, 2 * p), np.arange(p - 1, 2 * p - 1)].mean(axis=-1), "previous-token head"),
-    (lambda w, p: w[..., np.arange(1, p + 1), np.arange(p, 2 * p)].mean(axis=-1), "query and key are swapped"),
-    (lambda w, p: induction_right(w, p).T, "is transposed"),
-    (lambda w, p: w[..., np.arange(p, 2 * p), np.arange(1, p + 1)], "one score per head"),
-    (lambda w, p: np.full((2, 3), 0.5), "expected each head's mean"),
-])
-def test_induction_scores_mistakes(fn, says):
-    _wrong(check_induction_scores(fn), says)
+def test_induction_scores_names_a_wrong_value():
+    _wrong(check_induction_scores(lambda w, p: np.full((2, 3), 0.5)), "differ from each head's mean")

@@ -10,8 +10,8 @@ functions in a module that imports torch: imported when a checker runs) and atte
 import numpy as np
 
 from ..softmax import softmax
-from .feedback import Feedback, call, call_for_pair
-from .registry import Exercise
+from .feedback import Feedback, call, call_for_pair, checker, fail
+from .registry import Exercise, Mistake
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -27,6 +27,7 @@ def _alignment_case():
     return weights, truth
 
 
+@checker
 def check_alignment_accuracy(fn):
     """Check `fn(weights, truth) -> float`: the share of queries (rows) whose largest weight falls on a
     key that is truly aligned with them. weights: (..., n_q, n_k); truth: bool, the same shape."""
@@ -38,34 +39,38 @@ def check_alignment_accuracy(fn):
     if error is not None:
         return error
     if np.ndim(result) != 0:
-        return Feedback(False, f"return one number (a share of the queries), got an array of shape {np.shape(result)}")
+        return fail(f"expected one number (a share of the queries), got an array of shape {np.shape(result)}: look "
+                    "at the last step", "average the right/wrong verdicts of the queries", "... .mean()")
     result = float(result)
     by_column = np.take_along_axis(truth, weights.argmax(axis=0)[None, :], axis=0).mean()
     first_key_only = (weights.argmax(axis=-1) == truth.argmax(axis=-1)).mean()
     if np.isclose(result, expected):
         pass
     elif np.isclose(result, expected * len(truth)):
-        return Feedback(False, f"you returned how many queries are right ({result:g}); return the share: divide by "
-                               "the number of queries")
+        return fail(f"you returned how many queries are right ({result:g}): look at the last step",
+                    "the exercise asks for a share", "divide by the number of queries: .mean()")
     elif np.isclose(result, first_key_only):
-        return Feedback(False, "a query may have several true keys (here query 2 comes from keys 1 and 2, as the "
-                               "month word comes from two digits): count it right when its top key is ANY true key, "
-                               "not only the first one")
+        return fail("a query with several true keys is counted wrong when it picks the second one: look at how you "
+                    "compare with the truth", "here query 2 comes from keys 1 and 2, as the month word comes from two "
+                    "digits; truth.argmax gives only the first", "count it right when its top key is ANY true key: "
+                    "np.take_along_axis(truth, weights.argmax(axis=-1)[..., None], axis=-1)")
     elif np.isclose(result, (weights * truth).sum() / truth.sum()) or np.isclose(result, (weights * truth).sum() / len(truth)):
-        return Feedback(False, "that is the average weight on the true keys; the exercise asks which key each query "
-                               "picks: take the argmax of each row, then check it against the truth")
+        return fail("that is the average weight on the true keys: look at what the exercise counts",
+                    "it asks which key each query picks", "take the argmax of each row, then check it against the truth")
     elif np.isclose(result, by_column):
-        return Feedback(False, "you took the argmax down each column (over the queries); each query is a row and "
-                               "picks its key with argmax over the LAST axis")
+        return fail("you took the argmax down each column, over the queries: look at the axis of your argmax",
+                    "each query is a row and picks one key", "argmax over the LAST axis, axis=-1")
     elif np.isclose(result, ((weights * truth).sum(axis=-1) > 0.5).mean()):
-        return Feedback(False, "that is the share of queries with more than half their weight on true keys; the "
-                               "exercise asks whether each query's TOP key (argmax of its row) is a true key, however "
-                               "much weight it has (query 0 picks its true key with weight 0.45)")
+        return fail("that is the share of queries with more than half their weight on true keys: look at what the "
+                    "exercise counts", "query 0 picks its true key with weight 0.45, less than half",
+                    "check whether each query's TOP key (argmax of its row) is a true key")
     elif np.isclose(result, expected * len(truth) / truth.size):
-        return Feedback(False, f"you divided the count of right queries by the number of entries ({truth.size} = "
-                               f"queries x keys); divide by the number of queries ({len(truth)})")
+        return fail(f"you divided the count of right queries by the number of entries ({truth.size} = queries x keys): "
+                    "look at the denominator", f"divide by the number of queries ({len(truth)})")
     else:
-        return Feedback(False, f"expected {expected} on a case where 3 of 4 queries pick a true key, got {result}")
+        return fail(f"expected {expected} on a case where 3 of 4 queries pick a true key, got {result}: look at each "
+                    "step", "argmax of each row, look it up in the truth, average",
+                    "np.take_along_axis(truth, weights.argmax(axis=-1)[..., None], axis=-1).mean()")
 
     batch = np.stack([weights, weights[:, ::-1]]), np.stack([truth, truth])
     result_b, error = call(fn, *batch)
@@ -98,6 +103,7 @@ def attention_pool(h, u, mask):
     return np.einsum("bn,bnd->bd", weights, h), weights
 
 
+@checker
 def check_attention_pooling(fn):
     """Check `fn(h, u, mask) -> (pooled, weights)`: attention pooling with one learned query u.
 
@@ -111,55 +117,70 @@ def check_attention_pooling(fn):
         return error
     pooled, weights = pair
     b, n, d = h.shape
+    fix = "weights = softmax(np.where(mask, h @ u, -np.inf), axis=-1), stable"
     if weights.shape == (b, d) and pooled.shape == (b, n) and n != d:
-        return Feedback(False, "the pair is in the wrong order: return (pooled, weights), pooled (batch, d) first")
+        return fail("the pair is in the wrong order: look at your return line", "return (pooled, weights), pooled "
+                    "(batch, d) first")
     if weights.shape != (b, n):
-        return Feedback(False, f"weights has shape {weights.shape}, expected (batch, n) = {(b, n)}: one weight per word")
+        return fail(f"weights has shape {weights.shape}, expected (batch, n) = {(b, n)}: one weight per word. Look at "
+                    "the scores", "h is (batch, n, d) and u is (d,)", "scores = h @ u")
     if pooled.shape != (b, d):
-        return Feedback(False, f"pooled has shape {pooled.shape}, expected (batch, d) = {(b, d)}: one vector per sentence")
+        return fail(f"pooled has shape {pooled.shape}, expected (batch, d) = {(b, d)}: one vector per sentence. Look at "
+                    "the weighted sum", "sum over the words, keep the batch",
+                    "np.einsum('bn,bnd->bd', weights, h)")
     if not np.all(np.isfinite(weights)):
-        return Feedback(False, "weights contain NaN or inf")
+        return fail("weights contain NaN or inf: look at the exponentials and the division", fix)
     scores = h @ u
     if np.allclose(weights.sum(axis=0), 1.0) and not np.allclose(weights.sum(axis=-1), 1.0):
-        return Feedback(False, "each column of weights sums to 1: the softmax ran over the batch; each sentence's "
-                               "weights must sum to 1 over its words (axis=-1)")
+        return fail("each sentence's weights should sum to 1, but the columns do: look at the axis your softmax "
+                    "normalises over", "it ran over the batch; each sentence's weights sum over its words",
+                    "softmax(..., axis=-1)")
     if (weights[~mask] != 0).any():
         if np.allclose(weights, _softmax(scores, np.ones_like(mask))):
-            return Feedback(False, "the padding gets weight: the mask is ignored. Set the scores of padded positions "
-                                   "to -inf before the softmax, so that exp gives them exactly 0")
+            return fail("the padding gets weight: the mask is ignored. Look at where the mask enters",
+                        "a padded position must get exactly 0 after the softmax, and exp(-inf) = 0", fix)
         if np.allclose(weights, _softmax(scores * mask, np.ones_like(mask))):
-            return Feedback(False, "the padded scores were multiplied by the mask, which sets them to 0, not -inf: "
-                                   "exp(0) = 1, so the padding still gets weight. Use np.where(mask, scores, -np.inf)")
-        return Feedback(False, f"padded positions must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}")
+            return fail("the padding still gets weight: the padded scores were multiplied by the mask, which sets "
+                        "them to 0, not -inf. Look at the value you fill in", "exp(0) = 1", fix)
+        return fail(f"padded positions must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}: look "
+                    "at the value you fill in", fix)
     if not np.allclose(weights.sum(axis=-1), 1.0):
         full = _softmax(scores, np.ones_like(mask))
         if np.allclose(weights, np.where(mask, full, 0.0)):
-            return Feedback(False, "the padding's weights were zeroed after the softmax, so a padded sentence's weights "
-                                   f"sum to {np.round(weights.sum(-1), 3).tolist()}, not 1: mask the scores BEFORE the softmax")
-        return Feedback(False, f"each sentence's weights must sum to 1, got sums {np.round(weights.sum(-1), 3).tolist()}")
+            return fail(f"a padded sentence's weights sum to {np.round(weights.sum(-1), 3).tolist()}, not 1: the "
+                        "padding's weights were zeroed after the softmax. Look at where you mask",
+                        "the softmax must normalise over the real words only", "mask the scores BEFORE the softmax: "
+                        + fix)
+        return fail(f"each sentence's weights must sum to 1, got sums {np.round(weights.sum(-1), 3).tolist()}: look "
+                    "at the normalisation", fix)
     expected_pooled, expected = attention_pool(h, u, mask)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, _softmax(scores / np.sqrt(d), mask), atol=1e-6):
-            return Feedback(False, f"the scores are divided by sqrt(d) = {np.sqrt(d):g}; this exercise's score is the "
-                                   "plain dot product h @ u")
-        return Feedback(False, "weights differ from the softmax over the real words of the scores h @ u")
+            return fail(f"the weights are too flat: the scores are divided by sqrt(d) = {np.sqrt(d):g}. Look at the "
+                        "score", "this exercise's score is the plain dot product, u is learned at its own scale",
+                        "scores = h @ u, unscaled")
+        return fail("weights differ from the softmax over the real words of the scores h @ u: look at the scores", fix)
     if not np.allclose(pooled, expected_pooled, atol=1e-6):
         if np.allclose(pooled, np.einsum("bn,bnd->bd", mask / mask.sum(-1, keepdims=True), h)):
-            return Feedback(False, "pooled is the plain average of the words; it must be the weighted sum "
-                                   "sum_j weights_j h_j")
-        return Feedback(False, "pooled is not the weighted sum of the word vectors, sum_j weights_j h_j")
+            return fail("pooled is the plain average of the words: look at what multiplies the word vectors",
+                        "the weights decide how much each word counts", "np.einsum('bn,bnd->bd', weights, h)")
+        return fail("the weights are right but pooled is not their weighted sum of the word vectors: look at the "
+                    "last line", "np.einsum('bn,bnd->bd', weights, h)")
 
     h_big, u_big, mask_big = _pooling_case(seed=1, scale=1000.0)  # scores up to about 1400: exp overflows
     with np.errstate(all="ignore"):
         result, error = call(fn, h_big, u_big, mask_big)
     if error is not None:
-        return Feedback(False, f"with large scores your function raised {error.message.split(': ', 1)[-1]}")
+        return fail(f"with large scores your function raised {error.message.split(': ', 1)[-1]}: look at the "
+                    "exponentials", "subtract each sentence's largest score before exp")
     pooled_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
     if not (np.all(np.isfinite(weights_big)) and np.all(np.isfinite(pooled_big))):
-        return Feedback(False, "with large scores (above 709, where exp overflows float64) the weights overflow to NaN/inf: subtract each "
-                               "sentence's largest score before exp (softmax does not change when you shift the scores)")
+        return fail("with large scores (above 709, where exp overflows float64) the weights overflow to NaN/inf: look "
+                    "at the exponentials", "softmax does not change when you shift the scores",
+                    "subtract each sentence's largest (real) score before exp")
     if not np.allclose(weights_big, attention_pool(h_big, u_big, mask_big)[1], atol=1e-6):
-        return Feedback(False, "with large scores the weights are wrong, though finite: check the softmax's stability")
+        return fail("with large scores the weights are wrong, though finite: look at the softmax's stability",
+                    "subtract each sentence's largest REAL score, not a padded one")
     return Feedback(True, "correct: dot-product scores, padding masked before a stable softmax over each sentence, "
                           "and the weighted sum of the word vectors")
 
@@ -194,6 +215,7 @@ def _rollout_case(seed=0, layers=3, heads=2, n=5):
     return w / w.sum(axis=-1, keepdims=True)
 
 
+@checker
 def check_rollout(fn):
     """Check `fn(weights) -> (n, n)`: attention rollout (Abnar & Zuidema, ACL 2020).
 
@@ -209,48 +231,110 @@ def check_rollout(fn):
         return error
     result = np.asarray(result, dtype=np.float64)
     if result.shape != (n, n):
-        return Feedback(False, f"expected an (n, n) = {(n, n)} matrix (token to input token), got shape {result.shape}"
-                               + (": average over the heads and chain over the layers" if result.ndim > 2 else ""))
+        return fail(f"expected an (n, n) = {(n, n)} matrix (token to input token), got shape {result.shape}: look at "
+                    "which axes you reduce", "weights is (layers, heads, n, n): the heads are averaged, the layers "
+                    "chained", "A = (weights.mean(axis=1) + I) / 2, then rollout = A[-1] @ ... @ A[0]")
     if np.allclose(result, attention_rollout(weights)):
         return Feedback(True, "correct: heads averaged, the residual added, rows renormalised, and the layers "
                               "chained with the later layer on the left")
     rows = result.sum(axis=-1)
+    fix = "A = (weights.mean(axis=1) + np.eye(n)) / 2, then rollout = A[-1] @ ... @ A[1] @ A[0]"
     if np.allclose(result, _rollout(weights, order="earlier-left")):
-        return Feedback(False, "the layers are multiplied in the wrong order: information flows from layer 1 up, so "
-                               "the later layer goes on the LEFT: rollout = A_L @ ... @ A_2 @ A_1")
+        return fail("the layers are multiplied in the wrong order: look at which side the next layer goes on",
+                    "information flows from layer 1 up, so the later layer goes on the LEFT", fix)
     if np.allclose(result, _rollout(weights, residual=False)):
-        return Feedback(False, "the residual connection is missing: each layer also passes its input on unchanged, "
-                               "so use A = (mean over heads + I) / 2 instead of the attention alone")
+        return fail("the residual connection is missing: look at what each layer passes on besides attention",
+                    "each layer also passes its input on unchanged, the identity", fix)
     if np.allclose(result, _rollout(weights, normalise=False)):
-        return Feedback(False, f"the rows sum to {rows[0]:g}, not 1: after adding the identity, divide by 2 "
-                               "(renormalise each row)")
+        return fail(f"the rows sum to {rows[0]:g}, not 1: look at the normalisation after adding the identity",
+                    "after adding I each row sums to 2", "divide by 2: " + fix)
     if np.allclose(result, _rollout(weights, mean=False)):
-        return Feedback(False, "the heads are combined with max; Abnar & Zuidema average them (mean over axis -3)")
+        return fail("the heads are combined with max: look at how you combine the heads",
+                    "Abnar & Zuidema average them", "mean over axis 1 (the heads): " + fix)
     if np.allclose(result, attention_rollout(weights[-1:])) or np.allclose(result, weights[-1].mean(axis=0)):
-        return Feedback(False, "only the last layer is used; the rollout chains every layer, first to last")
+        return fail("only the last layer is used: look at your loop over the layers",
+                    "the rollout chains every layer, first to last", fix)
     if np.allclose(result, attention_rollout(weights).T):
-        return Feedback(False, "you returned the transpose: row i must be token i's distribution over the input "
-                               "tokens (each row sums to 1); chain as rollout = A_L @ ... @ A_1, no .T")
+        return fail("you returned the transpose: look at what a row of the rollout is",
+                    "row i must be token i's distribution over the input tokens (each row sums to 1)",
+                    "no .T: " + fix)
     if np.allclose(result, _rollout_elementwise(weights)):
-        return Feedback(False, "the layers are multiplied element by element (*); chaining layers is a matrix "
-                               "product (@): token i reaches input j through every token k in between")
+        return fail("the layers are multiplied element by element (*): look at how layers chain",
+                    "token i reaches input j through every token k in between: a matrix product", "@, not *: " + fix)
     if np.allclose(result, np.mean([attention_rollout(weights[:, h:h + 1]) for h in range(weights.shape[1])], axis=0)):
-        return Feedback(False, "each head was rolled out on its own and the results averaged; average the heads "
-                               "within each layer FIRST (a layer's output mixes all its heads), then chain the layers")
+        return fail("each head was rolled out on its own and the results averaged: look at WHEN you average the heads",
+                    "a layer's output mixes all its heads", "average the heads within each layer FIRST: " + fix)
     if np.allclose(result, _rollout(weights * weights.shape[1], mean=True)):
-        return Feedback(False, f"the heads are summed, not averaged: with {weights.shape[1]} heads the residual then "
-                               "counts for too little; use the mean over the heads (axis -3) before adding I")
+        return fail(f"the heads are summed, not averaged: with {weights.shape[1]} heads the residual then counts for "
+                    "too little. Look at how you combine the heads", "use the mean over the heads (axis 1) before "
+                    "adding I: " + fix)
     if not np.allclose(rows, 1.0):
-        return Feedback(False, f"each row of the rollout must sum to 1 (a distribution over input tokens), "
-                               f"got row sums {np.round(rows, 3).tolist()}")
-    return Feedback(False, "the result differs from the rollout A_L @ ... @ A_1 with A = (mean over heads + I) / 2")
+        return fail(f"each row of the rollout must sum to 1 (a distribution over input tokens), got row sums "
+                    f"{np.round(rows, 3).tolist()}: look at the normalisation", fix)
+    return fail("the result differs from the rollout A_L @ ... @ A_1 with A = (mean over heads + I) / 2: look at each "
+                "step", "average the heads, add the identity, renormalise, chain with the later layer on the left",
+                fix)
 
+
+def _accuracy_mistake(body):
+    return f"def alignment_accuracy(weights, truth):\n    return {body}\n"
+
+
+def _pool_mistake(weights, pooled="np.einsum('bn,bnd->bd', weights, h)", order="pooled, weights"):
+    return ("from attn_course import softmax\n\ndef attention_pool(h, u, mask):\n"
+            f"    weights = {weights}\n    pooled = {pooled}\n    return {order}\n")
+
+
+def _rollout_mistake(layers="0.5 * (weights.mean(axis=1) + np.eye(weights.shape[-1]))", step="layer @ result",
+                     last="result"):
+    """A rollout that makes the layers' matrices A as `layers` and chains them as `step`."""
+    return (f"def rollout(weights):\n    A = {layers}\n    result = A[0]\n    for layer in A[1:]:\n"
+            f"        result = {step}\n    return {last}\n")
+
+
+PICKED = "np.take_along_axis(truth, weights.argmax(axis=-1)[..., None], axis=-1)"
+MASKED = "softmax(h @ u, mask=mask)"
 
 EXERCISES = [
     Exercise(checker=check_alignment_accuracy, reference="attn_course.models.alignment_accuracy",
-             chapter="06_applications", solution="alignment_accuracy"),
+             chapter="06_applications", solution="alignment_accuracy", level="debug", mistakes=(
+                 Mistake(_accuracy_mistake(f"{PICKED}.sum()"), "how many queries are right"),
+                 Mistake(_accuracy_mistake("(weights.argmax(axis=-1) == truth.argmax(axis=-1)).mean()"),
+                         "several true keys"),
+                 Mistake(_accuracy_mistake("(weights * truth).sum() / truth.sum()"), "average weight on the true keys"),
+                 Mistake(_accuracy_mistake("np.take_along_axis(truth, weights.argmax(axis=0)[None, :], axis=0).mean()"),
+                         "argmax down each column"),
+                 Mistake(_accuracy_mistake(PICKED), "expected one number"),
+                 Mistake(_accuracy_mistake(f"{PICKED}.sum() / truth.size"), "number of entries"),
+                 Mistake(_accuracy_mistake("((weights * truth).sum(axis=-1) > 0.5).mean()"), "more than half"),
+             )),
     Exercise(checker=check_attention_pooling, reference="attn_course.exercises.applications.attention_pool",
-             chapter="06_applications", solution="attention_pool"),
+             chapter="06_applications", solution="attention_pool", level="debug", mistakes=(
+                 Mistake(_pool_mistake("softmax(h @ u, axis=-1)"), "the mask is ignored"),
+                 Mistake(_pool_mistake("softmax(h @ u, axis=-1) * mask"), "zeroed after the softmax"),
+                 Mistake(_pool_mistake("softmax(h @ u, axis=0, mask=mask)"), "but the columns do"),
+                 Mistake(_pool_mistake(MASKED, pooled="(h * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)"),
+                         "plain average"),
+                 Mistake(_pool_mistake("np.exp(h @ u) * mask / (np.exp(h @ u) * mask).sum(axis=-1, keepdims=True)"),
+                         "overflow"),
+                 Mistake(_pool_mistake("softmax(h @ u / np.sqrt(h.shape[-1]), mask=mask)"),
+                         "divided by sqrt(d)"),
+                 Mistake(_pool_mistake("softmax((h @ u) * mask, axis=-1)"), "multiplied by the mask"),
+                 Mistake(_pool_mistake(MASKED, order="weights, pooled"), "the pair is in the wrong order"),
+                 Mistake(_pool_mistake(MASKED, order="weights"), "expected a pair (pooled, weights)"),
+             )),
     Exercise(checker=check_rollout, reference="attn_course.models.attention_rollout",
-             chapter="06_applications", solution="rollout"),
+             chapter="06_applications", solution="rollout", level="debug", mistakes=(
+                 Mistake(_rollout_mistake(step="result @ layer"), "wrong order"),
+                 Mistake(_rollout_mistake(layers="weights.mean(axis=1)"), "residual connection is missing"),
+                 Mistake(_rollout_mistake(layers="weights.mean(axis=1) + np.eye(weights.shape[-1])"), "the rows sum to"),
+                 Mistake(_rollout_mistake(layers="weights.max(axis=1) + np.eye(weights.shape[-1]); "
+                                                 "A = A / A.sum(-1, keepdims=True)"), "combined with max"),
+                 Mistake("def rollout(weights):\n    return weights[-1].mean(axis=0)\n", "only the last layer"),
+                 Mistake(_rollout_mistake(last="result.T"), "you returned the transpose"),
+                 Mistake(_rollout_mistake(step="layer * result"), "element by element"),
+                 Mistake(_rollout_mistake(layers="weights.sum(axis=1) + np.eye(weights.shape[-1]); "
+                                                 "A = A / A.sum(-1, keepdims=True)"), "summed, not averaged"),
+                 Mistake("def rollout(weights):\n    return weights.sum()\n", "expected an (n, n)"),
+             )),
 ]

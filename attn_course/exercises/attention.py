@@ -10,7 +10,7 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..scores import additive_score
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call, checker
+from .feedback import Feedback, as_pair, call, checker, fail
 from .registry import Exercise, Mistake
 
 
@@ -19,6 +19,7 @@ def _case(seed, n_q=3, n_k=5, d_k=4, d_v=2):
     return (rng.standard_normal((n_q, d_k)), rng.standard_normal((n_k, d_k)), rng.standard_normal((n_k, d_v)))
 
 
+@checker
 def check_attention(fn):
     """Check `fn(q, k, v) -> (output, weights)`, scaled dot-product attention for 2-D arrays.
 
@@ -30,43 +31,65 @@ def check_attention(fn):
     if error is not None:
         return error
     if as_pair(result) is None:
-        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+        return fail(f"expected a pair (output, weights), got {type(result).__name__}: look at what your function "
+                    "returns", "the checker needs the weights too, to see where a mistake is",
+                    "end with `return weights @ v, weights`")
     output, weights = as_pair(result)
 
     if weights.shape != (n_q, n_k):
-        hint = " (did you compute k @ q.T instead of q @ k.T?)" if weights.shape == (n_k, n_q) else ""
-        return Feedback(False, f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}: "
-                               f"one row per query, one column per key{hint}")
+        if weights.shape == (n_k, n_q):
+            return fail(f"weights has shape {weights.shape}, one row per KEY; expected (n_q, n_k) = {(n_q, n_k)}, one "
+                        "row per query: look at the order of the product that makes the scores",
+                        "row i of the scores holds query i's dot products with every key",
+                        "scores = q @ k.T, not k @ q.T")
+        return fail(f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one row per query, one "
+                    "column per key; look at the product that makes the scores",
+                    "q is (n_q, d_k) and k is (n_k, d_k): the product must sum over d_k", "scores = q @ k.T")
     if output.shape != (n_q, d_v):
-        return Feedback(False, f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}: "
-                               "one value-sized vector per query")
+        return fail(f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}: one value-sized vector per "
+                    "query; look at the weighted sum", "the weights are (n_q, n_k) and v is (n_k, d_v)",
+                    "output = weights @ v")
     if not np.all(np.isfinite(weights)):
-        return Feedback(False, "weights contain NaN or inf on ordinary inputs")
+        return fail("weights contain NaN or inf on ordinary inputs: look at the exponentials and the division",
+                    "print the scores and their exponentials for one query",
+                    "softmax(scores, axis=-1), with the max subtracted before exp")
 
     row_sums = weights.sum(axis=-1)
     if not np.allclose(row_sums, 1.0, atol=1e-6) or (weights < 0).any():
         if np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
-            return Feedback(False, "each column of weights sums to 1, but each ROW must: "
-                                   "normalise over the keys, softmax(..., axis=-1)")
-        return Feedback(False, f"each row of weights must be a distribution over the keys (non-negative, "
-                               f"summing to 1); the row sums are {np.round(row_sums, 4).tolist()}")
+            return fail("each row of weights should sum to 1, but the columns do: look at the axis your softmax "
+                        "normalises over", "a row holds one query's weights over the keys; the keys are the LAST axis "
+                        "of the scores", "softmax(scores, axis=-1)")
+        return fail(f"each row of weights must be a distribution over the keys (non-negative, summing to 1); the "
+                    f"row sums are {np.round(row_sums, 4).tolist()}: look at the normalisation",
+                    "exp(scores) alone is not a distribution: divide by its sum over the keys",
+                    "weights = softmax(scores, axis=-1)")
 
     raw = q @ k.T
     expected_output, expected = scaled_dot_product_attention(q, k, v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, softmax(raw), atol=1e-6):
-            return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g} "
-                                   "before the softmax")
+            return fail("the weights are too peaked: they are the softmax of the raw dot products. Look at the scale "
+                        "of the scores", f"a dot product of d_k = {d_k} random entries has variance d_k",
+                        f"divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g} before the softmax")
         if np.allclose(weights, softmax(raw / d_k), atol=1e-6):
-            return Feedback(False, f"the scores are divided by d_k = {d_k}; divide by sqrt(d_k) = {np.sqrt(d_k):g}")
+            return fail(f"the weights are too flat: the scores are divided by d_k = {d_k}. Look at the scale factor",
+                        "the factor makes the scores' variance 1, and the variance of q·k is d_k",
+                        f"divide by sqrt(d_k) = {np.sqrt(d_k):g}, np.sqrt(q.shape[-1])")
         if np.allclose(weights, softmax(expected), atol=1e-6):
-            return Feedback(False, "softmax is applied twice: the weights are the softmax of the scaled scores, once")
-        return Feedback(False, "weights differ from softmax(q @ k.T / sqrt(d_k)) along each row")
+            return fail("softmax is applied twice: the weights are too flat. Look at where you normalise",
+                        "the weights are the softmax of the scaled scores, once",
+                        "weights = softmax(q @ k.T / np.sqrt(d_k), axis=-1), with no softmax before or after")
+        return fail("weights differ from softmax(q @ k.T / sqrt(d_k)) along each row: look at the scores",
+                    "compare your scores with q @ k.T / np.sqrt(q.shape[-1]) for one query",
+                    "weights = softmax(q @ k.T / np.sqrt(d_k), axis=-1)")
 
     if not np.allclose(output, expected_output, atol=1e-6):
         if v.shape == k.shape[:1] + (d_v,) and np.allclose(output, weights @ k[:, :d_v], atol=1e-6):
-            return Feedback(False, "output mixes the keys; it must be the weighted sum of the VALUES, weights @ v")
-        return Feedback(False, "output is not the weighted sum of the values, weights @ v")
+            return fail("output mixes the keys: look at what the weights multiply",
+                        "keys decide WHERE to look; what is read there are the values", "output = weights @ v")
+        return fail("the weights are right but the output is not their weighted sum of the values: look at the last "
+                    "line", "each output row is sum_j weights[i, j] * v[j]", "output = weights @ v")
 
     # Large but harmless scores: a softmax that exponentiates without subtracting the max overflows.
     big = 1000.0 * q  # scores in the thousands: exp overflows float64 past ~709
@@ -74,13 +97,18 @@ def check_attention(fn):
         with np.errstate(all="ignore"):
             out_big, w_big = (np.asarray(r, dtype=np.float64) for r in fn(big, k, v))
     except Exception as e:
-        return Feedback(False, f"with large scores your function raised {type(e).__name__}: {e}")
+        return fail(f"with large scores your function raised {type(e).__name__}: {e}: look at the softmax",
+                    "try your function on 1000 * q", "use a stable softmax: subtract each row's max before exp")
     if not (np.all(np.isfinite(w_big)) and np.all(np.isfinite(out_big))):
-        return Feedback(False, "with large scores (scores in the thousands) the weights overflow to NaN/inf: "
-                               "subtract each row's maximum score before exp (softmax is shift invariant)")
+        return fail("with large scores (in the thousands) the weights overflow to NaN/inf: look at the "
+                    "exponentials of your softmax",
+                    "exp(1000) overflows float64; softmax(s) = softmax(s - c) for any constant c per row",
+                    "subtract each row's maximum score before exp: s - s.max(axis=-1, keepdims=True)")
     reference, _ = scaled_dot_product_attention(big, k, v)
     if not np.allclose(out_big, reference, atol=1e-6):
-        return Feedback(False, "with large scores the output is wrong, though finite: check the softmax's stability")
+        return fail("with large scores the output is wrong, though finite: look at the softmax's stability",
+                    "the constant subtracted before exp must be each row's own maximum",
+                    "s - s.max(axis=-1, keepdims=True)")
 
     # Batches: leading dimensions must pass through (q @ k.T breaks on 3-D arrays; swapaxes does not).
     qb, kb, vb = (np.stack([a, a[::-1]]) for a in _case(1))
@@ -109,36 +137,44 @@ def _shape(x):
 
 
 def _diagnose_shapes(got, n_q, n_k, d_k, d_v):
-    """The first wrong shape in `got` ({"scores", "weights", "output"} -> shape), as a message; None if all right."""
+    """The first wrong shape in `got` ({"scores", "weights", "output"} -> shape), as (message, *hints), the last
+    hint the fix; None if all are right."""
     for name, want in attention_shapes(n_q, n_k, d_k, d_v).items():
         shape = _shape(got[name])
         if shape is None:
-            return f"{name}: expected a shape such as (2, 3), got {got[name]!r}"
+            return (f"{name}: expected a shape such as (2, 3), got {got[name]!r}", "a shape is a tuple of ints")
         if shape == want:
             continue
         if name in ("scores", "weights"):
             if shape == (n_k, n_q):
-                return (f"{name} has one row per QUERY and one column per key: (n_q, n_k) = {want}, not (n_k, n_q) "
-                        f"= {shape}")
+                return (f"{name} is {shape}, one row per KEY: look at which axis holds the queries",
+                        f"{name} has one row per QUERY and one column per key", f"(n_q, n_k) = {want}")
             if shape in ((n_q, n_k, d_k), (n_q, d_k)):
-                return (f"{name}: a score is ONE number per (query, key) pair, the dot product sums over d_k: "
-                        f"(n_q, n_k) = {want}, not {shape}")
+                return (f"{name} is {shape}: look at what happens to d_k in a dot product",
+                        "a score is ONE number per (query, key) pair: the dot product sums over d_k",
+                        f"(n_q, n_k) = {want}")
             if name == "weights" and shape in ((n_k,), (n_q,)):
-                return (f"weights: every query has its own distribution over the keys, so there is a matrix of them, "
-                        f"(n_q, n_k) = {want}, not {shape}")
-            return f"{name} has shape (n_q, n_k) = {want}: one row per query, one column per key; got {shape}"
+                return (f"weights is {shape}, one vector: look at how many queries there are",
+                        "every query has its own distribution over the keys, so there is a matrix of them",
+                        f"(n_q, n_k) = {want}")
+            return (f"{name} is {shape}: look at what one entry of {name} is",
+                    "one row per query, one column per key", f"(n_q, n_k) = {want}")
         if shape == (n_q, d_k) and d_k != d_v:
-            return (f"output: the output is a weighted sum of the VALUES, so its last dimension is d_v = {d_v}, not "
-                    f"d_k = {d_k}: output has shape (n_q, d_v) = {want}")
+            return (f"output is {shape}: its last dimension is d_k = {d_k}. Look at what the output is a weighted "
+                    "sum of", "the output is a weighted sum of the VALUES",
+                    f"its last dimension is d_v = {d_v}: (n_q, d_v) = {want}")
         if shape == (n_k, d_v):
-            return (f"output: there is one output per QUERY (each query gets its own mix of the values), so "
-                    f"(n_q, d_v) = {want}, not (n_k, d_v) = {shape}")
+            return (f"output is (n_k, d_v) = {shape}: look at who gets an output",
+                    "there is one output per QUERY: each query gets its own mix of the values", f"(n_q, d_v) = {want}")
         if shape == (n_q, n_k, d_v):
-            return (f"output: the weighted sum adds up the weighted values over the keys, so the key axis disappears: "
-                    f"(n_q, d_v) = {want}, not {shape}")
+            return (f"output is {shape}: it still has the key axis. Look at what the weighted sum adds up",
+                    "the weighted sum adds up the weighted values over the keys, so the key axis disappears",
+                    f"(n_q, d_v) = {want}")
         if shape == (d_v,):
-            return f"output: that is the output of ONE query; with n_q queries it is (n_q, d_v) = {want}"
-        return f"output has shape (n_q, d_v) = {want}: one value-sized vector per query; got {shape}"
+            return (f"output is {shape}: that is the output of ONE query; look at how many queries there are",
+                    f"(n_q, d_v) = {want}")
+        return (f"output is {shape}: look at what one row of the output is",
+                "one value-sized vector per query", f"(n_q, d_v) = {want}")
     return None
 
 
@@ -147,6 +183,7 @@ def attention_shapes(n_q, n_k, d_k, d_v):
     return {"scores": (n_q, n_k), "weights": (n_q, n_k), "output": (n_q, d_v)}
 
 
+@checker
 def check_attention_shapes(fn):
     """Check `fn(n_q, n_k, d_k, d_v) -> {"scores": shape, "weights": shape, "output": shape}`: the shapes of
     the three results of attention for n_q queries and n_k keys of size d_k, and n_k values of size d_v."""
@@ -155,15 +192,18 @@ def check_attention_shapes(fn):
         if error is not None:
             return error
         if not isinstance(got, dict):
-            return Feedback(False, f'expected a dict {{"scores": ..., "weights": ..., "output": ...}}, got '
-                                   f"{type(got).__name__}")
+            return fail(f'expected a dict {{"scores": ..., "weights": ..., "output": ...}}, got {type(got).__name__}: '
+                        "look at what your function returns", 'return {"scores": (...), "weights": (...), '
+                        '"output": (...)}')
         missing = [key for key in ("scores", "weights", "output") if key not in got]
         if missing:
-            return Feedback(False, f"the dict has no entry for {', '.join(map(repr, missing))}")
-        message = _diagnose_shapes(got, *case)
-        if message is not None:
+            return fail(f"the dict has no entry for {', '.join(map(repr, missing))}: look at its keys",
+                        'the keys are "scores", "weights" and "output"')
+        diagnosis = _diagnose_shapes(got, *case)
+        if diagnosis is not None:
             n_q, n_k, d_k, d_v = case
-            return Feedback(False, f"for n_q={n_q}, n_k={n_k}, d_k={d_k}, d_v={d_v}: {message}")
+            message, *hints = diagnosis
+            return fail(f"for n_q={n_q}, n_k={n_k}, d_k={d_k}, d_v={d_v}: {message}", *hints)
     return Feedback(True, "correct: scores and weights are (n_q, n_k), one row per query; the output is (n_q, d_v), "
                           "one mix of the values per query")
 
@@ -183,6 +223,7 @@ def _additive(q, k, W_q, W_k, v, activation):
     return activation((q @ W_q)[..., :, None, :] + (k @ W_k)[..., None, :, :]) @ v
 
 
+@checker
 def check_additive_score(fn):
     """Check `fn(q, k, W_q, W_k, v) -> scores`, the additive score v^T tanh(W_q q_i + W_k k_j) of every pair.
 
@@ -194,40 +235,46 @@ def check_additive_score(fn):
     result, error = call(fn, q, k, W_q, W_k, v)
     if error is not None:
         if error.message.startswith("calling your function raised ValueError") and "broadcast" in error.message:
-            return Feedback(False, f"q @ W_q is (n_q, d_a) = {(n_q, d_a)} and k @ W_k is (n_k, d_a) = {(n_k, d_a)}: "
-                                   "they do not add as they are. Give every PAIR its own hidden vector by "
-                                   "broadcasting, (q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]: (n_q, n_k, d_a)")
+            return fail(f"q @ W_q is (n_q, d_a) = {(n_q, d_a)} and k @ W_k is (n_k, d_a) = {(n_k, d_a)}: they do not "
+                        "add as they are. Look at how many hidden vectors there should be",
+                        "one hidden vector per (query, key) PAIR: an (n_q, n_k, d_a) array, made by broadcasting",
+                        "(q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]")
         return error
     scores = np.asarray(result, dtype=np.float64)
     if scores.shape == (n_q, n_k, d_a):
-        return Feedback(False, f"scores has shape {scores.shape}: those are the hidden vectors tanh(W_q q + W_k k), one "
-                               "per pair; project each onto v to get one number per pair, hidden @ v")
+        return fail(f"scores has shape {scores.shape}: those are the hidden vectors, one per pair. Look at the "
+                    "last step of the formula", "a score is one number per pair: v^T times the hidden vector",
+                    "hidden @ v")
     if scores.shape == (n_k, n_q):
-        return Feedback(False, f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one row per "
-                               "query, one column per key")
+        return fail(f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one row per query, one "
+                    "column per key. Look at which term gets the new axis", "the query axis comes first",
+                    "(q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]")
     if scores.shape != (n_q, n_k):
-        return Feedback(False, f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one score per "
-                               "(query, key) pair")
+        return fail(f"scores has shape {scores.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one score per "
+                    "(query, key) pair", "print the shape after each step",
+                    "np.tanh((q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]) @ v")
     reference = additive_score(q, k, W_q, W_k, v)
     if np.allclose(scores, reference, atol=1e-8):
         pass
     elif np.allclose(scores, softmax(reference), atol=1e-8):
-        return Feedback(False, "you returned the weights (softmax of the scores); return the scores themselves, the "
-                               "softmax comes after")
+        return fail("your scores are non-negative and each row sums to 1: look at the last operation",
+                    "those are the weights, the softmax of the scores; the softmax comes after",
+                    "return the scores themselves, without softmax")
     elif np.allclose(scores, (np.tanh(q @ W_q) @ v)[:, None] + (np.tanh(k @ W_k) @ v)[None, :], atol=1e-8):
-        return Feedback(False, "tanh is applied to the query part and the key part separately. Then the score is a "
-                               "query term plus a key term, the query term is the same for every key, and softmax "
-                               "ignores it: the query no longer matters! Apply tanh to the SUM, "
-                               "tanh(W_q q + W_k k)")
+        return fail("every query gets the same weights: your score is a query term plus a key term. Look at "
+                    "where the tanh is applied", "the query term is the same for every key, and softmax ignores it: "
+                    "the query no longer matters", "apply tanh to the SUM, tanh(W_q q + W_k k)")
     elif np.allclose(scores, _additive(q, k, W_q, W_k, v, activation=lambda a: a), atol=1e-8):
-        return Feedback(False, "tanh is missing. Without it the score is linear, v·W_q q + v·W_k k: a query term plus "
-                               "a key term, and softmax ignores the query term. The tanh is what lets the query "
-                               "and the key interact")
+        return fail("every query gets the same weights: your score is linear, a query term plus a key term. Look "
+                    "at the nonlinearity", "softmax ignores the query term; a nonlinearity is what lets the query "
+                    "and the key interact", "tanh is missing: np.tanh(hidden) @ v")
     elif np.allclose(scores, _additive(q, k, W_q, W_k, v, activation=lambda a: np.maximum(a, 0)), atol=1e-8):
-        return Feedback(False, "that is a ReLU; Bahdanau et al.'s score uses tanh (appendix A.1.2 of the paper)")
+        return fail("the scores are a ReLU of the hidden vectors: look at the activation",
+                    "Bahdanau et al.'s score uses another one (appendix A.1.2 of the paper)", "np.tanh, not a ReLU")
     else:
-        return Feedback(False, "scores differ from v^T tanh(W_q q_i + W_k k_j) for each pair (i, j); check which "
-                               "matrix multiplies which: q @ W_q for the queries, k @ W_k for the keys")
+        return fail("scores differ from v^T tanh(W_q q_i + W_k k_j) for each pair (i, j): look at which matrix "
+                    "multiplies which", "q @ W_q for the queries, k @ W_k for the keys, and v last",
+                    "np.tanh((q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]) @ v")
 
     qb, kb, W_q, W_k, v = _additive_case(seed=1, batch=(2,))
     try:
@@ -401,13 +448,70 @@ def check_causal_attention_in_blocks(fn):
                           "for blocks of 1, 3, 4 and more than n queries")
 
 
+def _attention_mistake(weights, output="weights @ v"):
+    """A wrong attention(q, k, v) that computes its weights as `weights` (an expression of q, k)."""
+    return (f"from attn_course import softmax\n\ndef attention(q, k, v):\n    weights = {weights}\n"
+            f"    return {output}, weights\n")
+
+
+def _shapes_mistake(scores="(n_q, n_k)", weights="(n_q, n_k)", output="(n_q, d_v)"):
+    return (f"def attention_shapes(n_q, n_k, d_k, d_v):\n"
+            f"    return {{'scores': {scores}, 'weights': {weights}, 'output': {output}}}\n")
+
+
+def _additive_mistake(body):
+    return f"from attn_course import softmax\n\ndef additive_score(q, k, W_q, W_k, v):\n    return {body}\n"
+
+
+SCALED = "q @ k.T / np.sqrt(q.shape[-1])"
+PAIRS = "(q @ W_q)[:, None, :] + (k @ W_k)[None, :, :]"
+
 EXERCISES = [
     Exercise(checker=check_attention_shapes, reference="attn_course.exercises.attention.attention_shapes",
-             chapter="03_algorithm", solution="attention_shapes"),
+             chapter="03_algorithm", solution="attention_shapes", level="debug", mistakes=(
+                 Mistake(_shapes_mistake(scores="(n_k, n_q)"), "one row per KEY"),
+                 Mistake(_shapes_mistake(weights="(n_k, n_q)"), "weights is (7, 5), one row per KEY"),
+                 Mistake(_shapes_mistake(scores="(n_q, n_k, d_k)"), "what happens to d_k in a dot product"),
+                 Mistake(_shapes_mistake(weights="(n_k,)"), "weights is (7,), one vector"),
+                 Mistake(_shapes_mistake(output="(n_q, d_k)"), "its last dimension is d_k = 16"),
+                 Mistake(_shapes_mistake(output="(n_k, d_v)"), "output is (n_k, d_v) = (7, 8)"),
+                 Mistake(_shapes_mistake(output="(n_q, n_k, d_v)"), "it still has the key axis"),
+                 Mistake(_shapes_mistake(output="(d_v,)"), "the output of ONE query"),
+                 Mistake(_shapes_mistake(output="'n_q by d_v'"), "expected a shape"),
+                 Mistake(_shapes_mistake("(5, 7)", "(5, 7)", "(5, 8)"), "for n_q=2, n_k=9, d_k=3, d_v=6: scores is (5, 7)"),
+                 Mistake("def attention_shapes(n_q, n_k, d_k, d_v):\n    return [(n_q, n_k), (n_q, n_k), (n_q, d_v)]\n",
+                         "expected a dict"),
+                 Mistake("def attention_shapes(n_q, n_k, d_k, d_v):\n    return {'scores': (n_q, n_k), "
+                         "'weights': (n_q, n_k)}\n", "no entry for 'output'"),
+             )),
     Exercise(checker=check_attention, reference="attn_course.attention.scaled_dot_product_attention",
-             chapter="03_algorithm", solution="attention", level="implement"),
+             chapter="03_algorithm", solution="attention", level="implement", mistakes=(
+                 Mistake(_attention_mistake("softmax(q @ k.T)"), "too peaked"),                      # missing sqrt(d_k)
+                 Mistake(_attention_mistake("softmax(q @ k.T / q.shape[-1])"), "divided by d_k"),
+                 Mistake(_attention_mistake(f"np.exp({SCALED}) / np.exp({SCALED}).sum(axis=-1, keepdims=True)"),
+                         "overflow"),
+                 Mistake(_attention_mistake(f"softmax({SCALED}, axis=0)"), "but the columns do"),
+                 Mistake(_attention_mistake(f"softmax(softmax({SCALED}))"), "softmax is applied twice"),
+                 Mistake(_attention_mistake("softmax(k @ q.T / np.sqrt(q.shape[-1]), axis=0)", output="weights.T @ v"),
+                         "one row per KEY"),                                                        # shapes swapped
+                 Mistake(_attention_mistake(f"softmax({SCALED})", output="weights @ k[:, :v.shape[1]]"),
+                         "output mixes the keys"),
+                 Mistake(_attention_mistake(f"np.exp({SCALED})"), "row sums are"),
+                 Mistake(f"from attn_course import softmax\n\ndef attention(q, k, v):\n    return softmax({SCALED}) @ v\n",
+                         "expected a pair (output, weights)"),
+             )),
     Exercise(checker=check_additive_score, reference="attn_course.scores.additive_score",
-             chapter="03_algorithm", solution="additive_score"),
+             chapter="03_algorithm", solution="additive_score", level="debug", mistakes=(
+                 Mistake(_additive_mistake("np.tanh(q @ W_q + k @ W_k) @ v"), "they do not add as they are"),
+                 Mistake(_additive_mistake(f"np.tanh({PAIRS})"), "those are the hidden vectors"),
+                 Mistake(_additive_mistake("(np.tanh(q @ W_q) @ v)[:, None] + (np.tanh(k @ W_k) @ v)[None, :]"),
+                         "where the tanh is applied"),
+                 Mistake(_additive_mistake(f"({PAIRS}) @ v"), "your score is linear"),
+                 Mistake(_additive_mistake(f"np.maximum({PAIRS}, 0) @ v"), "ReLU"),
+                 Mistake(_additive_mistake(f"softmax(np.tanh({PAIRS}) @ v)"), "each row sums to 1"),
+                 Mistake(_additive_mistake(f"(np.tanh({PAIRS}) @ v).T"), "one row per query"),
+                 Mistake(_additive_mistake(f"np.tanh({PAIRS}) @ v[::-1]"), "differ from v^T tanh"),
+             )),
     Exercise(checker=check_shifted_keys_prediction,
              reference="attn_course.exercises.attention.SHIFTED_KEYS_PREDICTION",
              chapter="03_algorithm", solution="shifted_keys_prediction", level="predict",

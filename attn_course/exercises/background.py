@@ -18,7 +18,7 @@ NumPy only: each checker carries its own reference (KERNEL_WEIGHTS, nadaraya_wat
 """
 import numpy as np
 
-from .feedback import Feedback, call, call_for_pair, checker, not_written
+from .feedback import Feedback, call, call_for_pair, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 # Exercise 1.1: one query, three training points, and a bandwidth at which 2h^2, h^2, h and 2h all differ
@@ -50,59 +50,76 @@ KERNEL_WEIGHTS = nadaraya_watson(np.array([KERNEL_CASE["query"]]), KERNEL_CASE["
 
 
 def _kernel_variants(x_query, x_train, h):
-    """The weights a typical mistake gives, by the message that names it (checked in this order)."""
+    """The weights a typical mistake gives, with the verdict that names it (checked in this order)."""
     d = np.asarray(x_query)[:, None] - np.asarray(x_train)[None, :]  # (m, n)
+    fix = "score = -(x - x_i)**2 / (2 * h**2), then a softmax over the training points"
     with np.errstate(all="ignore"):
         return [
-            ("the farthest training points get the largest weights: the score is MINUS the squared distance, "
-             "-(x - x_i)^2 / (2h^2), so that near points count most", _softmax(d ** 2 / (2 * h ** 2))),
-            (f"the squared distance is divided by 2h = {2 * h:g}; the Gaussian kernel divides it by 2h^2 = "
-             f"{2 * h ** 2:g} (the bandwidth is a length, and so is x - x_i)", _softmax(-d ** 2 / (2 * h))),
-            (f"the squared distance is divided by h = {h:g}; the Gaussian kernel divides it by 2h^2 = {2 * h ** 2:g}",
+            (fail("the farthest training points get the largest weights: look at the sign of the score",
+                  "a larger score means a larger weight, and near points must count most",
+                  "the score is MINUS the squared distance: " + fix), _softmax(d ** 2 / (2 * h ** 2))),
+            (fail(f"the weights are too sharp for bandwidth h = {h:g}: the squared distance is divided by 2h = "
+                  f"{2 * h:g}. Look at the power of h", "the bandwidth is a length, and so is x - x_i: the score "
+                  "compares two squared lengths", f"divide by 2h^2 = {2 * h ** 2:g}: " + fix),
+             _softmax(-d ** 2 / (2 * h))),
+            (fail(f"the squared distance is divided by h = {h:g}: look at the denominator of the Gaussian kernel",
+                  "the kernel is exp(-u^2 / 2) with u = (x - x_i) / h", f"divide by 2h^2 = {2 * h ** 2:g}: " + fix),
              _softmax(-d ** 2 / h)),
-            (f"the 2 is missing: divide the squared distance by 2h^2 = {2 * h ** 2:g}, not by h^2 = {h ** 2:g}",
+            (fail(f"the squared distance is divided by h^2 = {h ** 2:g}: look at the constant in the denominator",
+                  "the Gaussian kernel is exp(-u^2 / 2)", f"the 2 is missing: divide by 2h^2 = {2 * h ** 2:g}"),
              _softmax(-d ** 2 / h ** 2)),
-            ("the bandwidth is multiplied, not divided: the score is -(x - x_i)^2 / (2h^2), so a SMALL h "
-             "makes the weights sharp", _softmax(-d ** 2 * h ** 2 / 2)),
-            ("the bandwidth is ignored: the score is -(x - x_i)^2 / (2h^2), with h", _softmax(-d ** 2 / 2)),
-            ("the distance is not squared: the Gaussian kernel uses (x - x_i)^2, not |x - x_i|",
+            (fail("a larger bandwidth makes your weights sharper: the bandwidth is multiplied. Look at where h is",
+                  "a SMALL h must make the weights sharp", "divide by h, do not multiply: " + fix),
+             _softmax(-d ** 2 * h ** 2 / 2)),
+            (fail("the bandwidth is ignored: your weights do not change with h. Look at the score",
+                  "the bandwidth sets how far a training point still counts", fix), _softmax(-d ** 2 / 2)),
+            (fail("the weights fall off too slowly with the distance: look at the power of x - x_i",
+                  "the Gaussian kernel uses the squared distance, not |x - x_i|", fix),
              _softmax(-np.abs(d) / (2 * h ** 2))),
         ]
 
 
 def _diagnose_weights(weights, x_query, x_train, h):
-    """Feedback(False, ...) for weights that are not the Gaussian attention weights, or None when they are."""
+    """A failing Feedback for weights that are not the Gaussian attention weights, or None when they are."""
     n = len(x_train)
     if (weights < 0).any():
-        return Feedback(False, "some weights are negative; a kernel weight is exp(...) / sum, never below 0")
+        return fail("some weights are negative: look at how you turn scores into weights",
+                    "a kernel weight is exp(score) / sum of exp(score), never below 0",
+                    "weights = softmax of the scores over the training points")
     sums = weights.sum(axis=-1)
     if not np.allclose(sums, 1.0, atol=1e-6):
         if len(x_query) > 1 and np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
-            return Feedback(False, "each COLUMN sums to 1, but each query's row must: normalise over the training "
-                                   "points, axis=-1")
-        return Feedback(False, f"the weights of a query must sum to 1, but they sum to "
-                               f"{np.round(sums, 4).tolist() if sums.size > 1 else round(sums.item(), 4)}: "
-                               "those are raw kernel values. Divide them by their sum over the training points "
-                               "(that is what softmax does)")
+            return fail("each query's weights should sum to 1, but the columns do: look at the axis you normalise "
+                        "over", "a row holds one query's weights over the training points",
+                        "normalise over the last axis: softmax(scores, axis=-1)")
+        return fail(f"the weights of a query must sum to 1, but they sum to "
+                    f"{np.round(sums, 4).tolist() if sums.size > 1 else round(sums.item(), 4)}: look at the "
+                    "normalisation", "those are raw kernel values",
+                    "divide them by their sum over the training points (that is what softmax does)")
     _, reference = nadaraya_watson(x_query, x_train, np.zeros(n), h)
     if np.allclose(weights, reference, atol=1e-6):
         return None
     if np.allclose(weights, 1.0 / n):
-        return Feedback(False, "all the weights are equal: that is the plain average of the targets, the limit "
-                               "h -> infinity. Near training points must weigh more than far ones")
+        return fail("all the weights are equal: that is the plain average of the targets, the limit h -> infinity. "
+                    "Look at where the distance enters", "near training points must weigh more than far ones",
+                    "score = -(x - x_i)**2 / (2 * h**2), then a softmax")
     nearest = np.argmin(np.abs(np.asarray(x_query)[:, None] - np.asarray(x_train)[None, :]), axis=-1)
     if np.allclose(weights, np.eye(n)[nearest]):
-        return Feedback(False, "the weights are one-hot on the nearest training point: that is nearest-neighbour "
-                               "regression, the limit h -> 0. At bandwidth h every point gets a share")
-    for message, variant in _kernel_variants(x_query, x_train, h):
+        return fail("the weights are one-hot on the nearest training point: that is nearest-neighbour regression, "
+                    "the limit h -> 0. Look at the bandwidth", "at bandwidth h every point gets a share",
+                    "score = -(x - x_i)**2 / (2 * h**2), then a softmax")
+    for verdict, variant in _kernel_variants(x_query, x_train, h):
         if np.allclose(weights, variant, atol=1e-6):
-            return Feedback(False, message)
-    return Feedback(False, "the weights differ from softmax over i of -(x - x_i)^2 / (2h^2)")
+            return verdict
+    return fail("the weights differ from softmax over i of -(x - x_i)^2 / (2h^2): look at the scores",
+                "print the score of one query against each training point",
+                "score = -(x - x_i)**2 / (2 * h**2), then a softmax over the training points")
 
 
 # ---------------------------------------------------------------------------------------------------
 # Exercise 1.1: three weights by hand.
 
+@checker
 def check_kernel_weights(weights):
     """Check the weights of the query KERNEL_CASE["query"] over KERNEL_CASE["x_train"] at its bandwidth.
 
@@ -114,12 +131,15 @@ def check_kernel_weights(weights):
     try:
         weights = np.asarray(weights, dtype=np.float64)
     except (TypeError, ValueError):
-        return Feedback(False, f"expected an array of 3 numbers, got {type(weights).__name__}")
+        return fail(f"expected an array of 3 numbers, got {type(weights).__name__}: look at what you assign",
+                    "weights_by_hand = np.array([w_1, w_2, w_3])")
     if weights.shape != (len(x_train),):
-        return Feedback(False, f"expected {len(x_train)} weights, one per training point (shape ({len(x_train)},)), "
-                               f"got shape {weights.shape}")
+        return fail(f"expected {len(x_train)} weights, one per training point (shape ({len(x_train)},)), got shape "
+                    f"{weights.shape}: look at how many numbers you give", "one query, three training points",
+                    "weights_by_hand = np.array([w_1, w_2, w_3])")
     if not np.all(np.isfinite(weights)):
-        return Feedback(False, "the weights contain NaN or inf")
+        return fail("the weights contain NaN or inf: look at the exponentials and the division",
+                    "the weights are exp(score_i) / sum_j exp(score_j)")
     wrong = _diagnose_weights(weights[None, :], np.array([x]), x_train, h)
     if wrong is not None:
         return wrong
@@ -138,6 +158,7 @@ def _regression_data(seed=0, n=40):
     return x, 2 * np.sin(x) + x ** 0.8 + rng.normal(0, 0.5, n)
 
 
+@checker
 def check_nadaraya_watson(fn):
     """Check `fn(x_query, x_train, y_train, bandwidth) -> (predictions, weights)`.
 
@@ -154,39 +175,49 @@ def check_nadaraya_watson(fn):
         return error
     predictions, weights = pair
     if weights.shape != (m, n):
-        hint = " (one row per query: the queries go first, x_query[:, None] - x_train[None, :])" \
-            if weights.shape == (n, m) else ""
-        return Feedback(False, f"weights has shape {weights.shape}, expected (m, n) = {(m, n)}: one row per query, "
-                               f"one column per training point{hint}")
+        if weights.shape == (n, m):
+            return fail(f"weights has shape {weights.shape}, one row per training point; expected (m, n) = {(m, n)}, "
+                        "one row per query: look at the order of the differences", "the queries go first",
+                        "x_query[:, None] - x_train[None, :]")
+        return fail(f"weights has shape {weights.shape}, expected (m, n) = {(m, n)}: one row per query, one column "
+                    "per training point. Look at the differences", "every query against every training point",
+                    "x_query[:, None] - x_train[None, :]")
     if predictions.shape != (m,):
-        return Feedback(False, f"predictions has shape {predictions.shape}, expected (m,) = ({m},): one prediction "
-                               "per query")
+        return fail(f"predictions has shape {predictions.shape}, expected (m,) = ({m},): one prediction per query. "
+                    "Look at the weighted average", "predictions = weights @ y_train")
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(predictions))):
-        return Feedback(False, f"weights or predictions contain NaN or inf at bandwidth {h}, on ordinary inputs")
+        return fail(f"weights or predictions contain NaN or inf at bandwidth {h}, on ordinary inputs: look at the "
+                    "exponentials and the division", "print the scores of one query",
+                    "a stable softmax: subtract each row's largest score before exp")
     wrong = _diagnose_weights(weights, x_query, x_train, h)
     if wrong is not None:
         return wrong
     if not np.allclose(predictions, weights @ y_train, atol=1e-6):
         if np.allclose(predictions, weights @ x_train, atol=1e-6):
-            return Feedback(False, "predictions average the inputs x_i; they must average the targets y_i "
-                                   "(the values): weights @ y_train")
-        return Feedback(False, "predictions are not the weighted average of the targets, weights @ y_train")
+            return fail("the predictions average the inputs x_i: look at what the weights multiply",
+                        "the values of this attention are the targets y_i", "predictions = weights @ y_train")
+        return fail("the weights are right but the predictions are not their weighted average of the targets: look "
+                    "at the last line", "predictions = weights @ y_train")
 
     # A small bandwidth and a query in a gap between training points: every kernel value exp(-d^2 / (2h^2))
     # underflows to 0 (d^2 / (2h^2) > 745), and a naive normalisation divides 0 by 0.
     h_small, x_gap = 0.01, np.array([1.0, 5.6])  # 5.6 is 0.6 beyond the last training point
     result, error = call(fn, x_gap, x_train, y_train, h_small)
     if error is not None:
-        return Feedback(False, f"at bandwidth {h_small} your function raised {error.message.split(': ', 1)[-1]}")
+        return fail(f"at bandwidth {h_small} your function raised {error.message.split(': ', 1)[-1]}: look at the "
+                    "exponentials", "far from every training point, every exp(score) underflows to 0",
+                    "subtract each row's largest score before exp")
     predictions, weights = (np.asarray(r, dtype=np.float64) for r in result)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(predictions))):
-        return Feedback(False, f"at bandwidth {h_small}, for a query far from every training point, the weights are "
-                               "NaN: every exp(-(x - x_i)^2 / (2h^2)) underflows to 0 and 0 / 0 is NaN. Subtract "
-                               "each row's largest score before exp (softmax does not change when the scores shift)")
+        return fail(f"at bandwidth {h_small}, for a query far from every training point, the weights are NaN: look "
+                    "at the exponentials", "every exp(-(x - x_i)^2 / (2h^2)) underflows to 0, and 0 / 0 is NaN; "
+                    "softmax does not change when the scores shift",
+                    "subtract each row's largest score before exp: s - s.max(axis=-1, keepdims=True)")
     _, reference = nadaraya_watson(x_gap, x_train, y_train, h_small)
     if not np.allclose(weights, reference, atol=1e-6):
-        return Feedback(False, f"at bandwidth {h_small} the weights are finite but wrong: each row must put its "
-                               "weight on the nearest training point(s); check the softmax's stability")
+        return fail(f"at bandwidth {h_small} the weights are finite but wrong: look at the softmax's stability",
+                    "each row must put its weight on the nearest training point(s)",
+                    "subtract each row's own largest score before exp")
     return Feedback(True, "correct: scores -(x - x_i)^2 / (2h^2), a stable softmax over the training points, and "
                           "the weighted average of the targets, even where every kernel value underflows")
 
@@ -216,6 +247,7 @@ def best_bandwidth(x_train, y_train, bandwidths):
 BANDWIDTHS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0])
 
 
+@checker
 def check_bandwidth(fn):
     """Check `fn(x_train, y_train, bandwidths) -> h`: the bandwidth whose leave-one-out error is smallest.
 
@@ -230,12 +262,14 @@ def check_bandwidth(fn):
         return error
     if np.ndim(result) != 0:
         shape = np.shape(result)
-        hint = ": return only the best bandwidth, not the error of each" if shape == BANDWIDTHS.shape else ""
-        return Feedback(False, f"return one number (a bandwidth), got an array of shape {shape}{hint}")
+        return fail(f"expected one number (a bandwidth), got an array of shape {shape}: look at what you return",
+                    "the errors of each bandwidth are a step, not the answer",
+                    "return bandwidths[np.argmin(errors)]")
     try:
         got = float(result)
     except (TypeError, ValueError):
-        return Feedback(False, f"return one number (a bandwidth), got {type(result).__name__}")
+        return fail(f"expected one number (a bandwidth), got {type(result).__name__}: look at what you return",
+                    "return bandwidths[np.argmin(errors)]")
     if np.isclose(got, expected):
         # a second data set, with candidates so small that kernel values underflow in the gaps between points
         x2, y2 = _regression_data(seed=2, n=30)
@@ -243,29 +277,35 @@ def check_bandwidth(fn):
         expected2 = best_bandwidth(x2, y2, tiny)
         result2, error = call(fn, x2, y2, tiny.copy())
         if error is not None:
-            return Feedback(False, f"with a bandwidth of {tiny[0]} your function raised "
-                                   f"{error.message.split(': ', 1)[-1]}")
+            return fail(f"with a bandwidth of {tiny[0]} your function raised {error.message.split(': ', 1)[-1]}: look "
+                        "at the exponentials", "at such a small h every kernel value can underflow to 0",
+                        "use a stable softmax: subtract each row's largest score, and mask the diagonal")
         if np.ndim(result2) == 0 and np.isclose(float(result2), expected2):
             return Feedback(True, f"correct: on the checker's data h = {got:g} predicts the left-out points best; "
                                   "smaller bandwidths copy the noise of the nearest points, larger ones flatten the curve")
-        return Feedback(False, f"with a candidate bandwidth of {tiny[0]} you chose {result2} instead of "
-                               f"{expected2:g}: at such a small h the kernel values of a point far from its "
-                               "neighbours underflow to 0, 0 / 0 is NaN, and np.argmin returns the first NaN. "
-                               "Use a stable softmax (subtract each row's largest score; mask the diagonal)")
+        return fail(f"with a candidate bandwidth of {tiny[0]} you chose {result2} instead of {expected2:g}: look at "
+                    "the errors you compute for that bandwidth", "at such a small h the kernel values of a point far "
+                    "from its neighbours underflow to 0, 0 / 0 is NaN, and np.argmin returns the first NaN",
+                    "use a stable softmax: subtract each row's largest score, and mask the diagonal")
     index = int(np.argmin(loo))
     if got == index and float(got).is_integer() and not np.isclose(got, expected):
-        return Feedback(False, f"you returned {int(got)}, the position of the best bandwidth in the list; return "
-                               f"the bandwidth itself, bandwidths[{index}]")
+        return fail(f"you returned {int(got)}, the position of the best bandwidth in the list: look at what "
+                    "np.argmin gives", "the answer is a bandwidth, not an index",
+                    f"return bandwidths[np.argmin(errors)], here bandwidths[{index}]")
     if np.isclose(got, loo.min()) or np.any(np.isclose(got, loo)):
-        return Feedback(False, "you returned an error; return the bandwidth that has the smallest error")
+        return fail("you returned an error, not a bandwidth: look at the last line",
+                    "the question is WHICH bandwidth has the smallest error", "return bandwidths[np.argmin(errors)]")
     if np.isclose(got, BANDWIDTHS[np.argmin(_in_sample_errors(x, y, BANDWIDTHS))]) and np.isclose(got, BANDWIDTHS[0]):
-        return Feedback(False, f"you chose the smallest candidate, h = {got:g}: without leaving each point out, the "
-                               "smallest bandwidth always wins, because every training point then predicts itself. "
-                               "Give each point weight 0 in its own prediction (mask the diagonal)")
+        return fail(f"you chose the smallest candidate, h = {got:g}: look at which points predict each y_i",
+                    "without leaving each point out, the smallest bandwidth always wins: every training point then "
+                    "predicts itself", "give each point weight 0 in its own prediction: mask the diagonal of the "
+                    "scores with -inf before the softmax")
     if np.isclose(got, BANDWIDTHS[np.argmax(loo)]):
-        return Feedback(False, f"h = {got:g} has the LARGEST leave-one-out error: use argmin, not argmax")
-    return Feedback(False, f"expected h = {expected:g} (the smallest leave-one-out error), got {got:g}; for each h "
-                           "predict every y_i from the other points and average the squared errors")
+        return fail(f"h = {got:g} has the LARGEST leave-one-out error: look at how you pick the bandwidth",
+                    "use argmin, not argmax")
+    return fail(f"expected h = {expected:g} (the smallest leave-one-out error), got {got:g}: look at the errors",
+                "for each h, predict every y_i from the OTHER points and average the squared errors",
+                "mask the diagonal with -inf, softmax, predict, mean squared error; return bandwidths[np.argmin(errors)]")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -468,13 +508,79 @@ def check_kernel_regression_nd(fn):
                           "of any width, and leave-one-out with each point's own weight 0")
 
 
+def _nw_mistake(weights, predictions="weights @ y_train"):
+    """A wrong nadaraya_watson whose weights are `weights`, an expression of the differences d (m, n) and h."""
+    return ("from attn_course import softmax\n\ndef nadaraya_watson(x_query, x_train, y_train, h):\n"
+            "    d = x_query[:, None] - x_train[None, :]\n"
+            f"    weights = {weights}\n    return {predictions}, weights\n")
+
+
+def _kernel_mistake(weights):
+    """Weights of exercise 1.1 computed by hand the wrong way, from d = x - x_i and h."""
+    return ("from attn_course import softmax\nfrom attn_course.exercises.background import KERNEL_CASE\n"
+            "d, h = KERNEL_CASE['query'] - KERNEL_CASE['x_train'], KERNEL_CASE['bandwidth']\n"
+            f"weights_by_hand = {weights}\n")
+
+
+def _bandwidth_mistake(pick, leave_out=True, stable=True):
+    """A wrong best_bandwidth that computes the leave-one-out `errors` (or not) and returns `pick`."""
+    weights = ("softmax(s, mask=~np.eye(len(x), dtype=bool))" if leave_out else "softmax(s)") if stable else \
+        "np.exp(s) * ~np.eye(len(x), dtype=bool) / (np.exp(s) * ~np.eye(len(x), dtype=bool)).sum(1, keepdims=True)"
+    return ("from attn_course import softmax\n\ndef best_bandwidth(x, y, bandwidths):\n    errors = []\n"
+            "    for h in bandwidths:\n        s = -(x[:, None] - x[None, :]) ** 2 / (2 * h ** 2)\n"
+            f"        weights = {weights}\n        errors.append(np.mean((weights @ y - y) ** 2))\n"
+            f"    errors = np.array(errors)\n    return {pick}\n")
+
+
+SCORES = "-d ** 2 / (2 * h ** 2)"
+
 EXERCISES = [
     Exercise(checker=check_kernel_weights, reference="attn_course.exercises.background.KERNEL_WEIGHTS",
-             chapter="01_background", solution="weights_by_hand"),
+             chapter="01_background", solution="weights_by_hand", level="debug", mistakes=(
+                 Mistake(_kernel_mistake(f"np.exp({SCORES})"), "sum to 1.4528"),
+                 Mistake(_kernel_mistake(f"np.exp({SCORES}) / (h * np.sqrt(2 * np.pi))"), "sum to"),
+                 Mistake(_kernel_mistake("softmax(d ** 2 / (2 * h ** 2))"), "farthest"),
+                 Mistake(_kernel_mistake("softmax(-d ** 2 / (2 * h))"), "divided by 2h = 1.6"),
+                 Mistake(_kernel_mistake("softmax(-d ** 2 / h)"), "divided by h = 0.8"),
+                 Mistake(_kernel_mistake("softmax(-d ** 2 / h ** 2)"), "divided by h^2 = 0.64"),
+                 Mistake(_kernel_mistake("softmax(-d ** 2 * h ** 2 / 2)"), "multiplied"),
+                 Mistake(_kernel_mistake("softmax(-d ** 2 / 2)"), "bandwidth is ignored"),
+                 Mistake(_kernel_mistake("softmax(-np.abs(d) / (2 * h ** 2))"), "power of x - x_i"),
+                 Mistake(_kernel_mistake("np.full(3, 1 / 3)"), "all the weights are equal"),
+                 Mistake(_kernel_mistake("np.array([0.0, 1.0, 0.0])"), "one-hot"),
+                 Mistake(_kernel_mistake("np.array([0.2, 0.3])"), "shape (2,)"),
+                 Mistake(_kernel_mistake("np.array([[0.1, 0.8, 0.1]])"), "shape (1, 3)"),
+                 Mistake(_kernel_mistake("np.array([-0.2, 1.0, 0.2])"), "negative"),
+                 Mistake(_kernel_mistake("'0.1, 0.8, 0.1'"), "expected an array of 3 numbers"),
+             )),
     Exercise(checker=check_nadaraya_watson, reference="attn_course.exercises.background.nadaraya_watson",
-             chapter="01_background", solution="nadaraya_watson", level="implement"),
+             chapter="01_background", solution="nadaraya_watson", level="implement", mistakes=(
+                 Mistake(_nw_mistake(f"np.exp({SCORES}) / np.exp({SCORES}).sum(axis=1, keepdims=True)"),
+                         "the weights are NaN"),                                                      # underflow
+                 Mistake(_nw_mistake(f"np.exp({SCORES})"), "sum to"),
+                 Mistake(_nw_mistake("softmax(-d ** 2 / (2 * h))"), "divided by 2h = 0.6"),
+                 Mistake(_nw_mistake("softmax(-d ** 2 / h ** 2)"), "divided by h^2"),
+                 Mistake(_nw_mistake("softmax(d ** 2 / (2 * h ** 2))"), "farthest"),
+                 Mistake(_nw_mistake("softmax(-d ** 2 / 2)"), "bandwidth is ignored"),
+                 Mistake(_nw_mistake(f"softmax({SCORES}, axis=0)"), "but the columns do"),
+                 Mistake(_nw_mistake("softmax((-d ** 2 / (2 * h ** 2)).T, axis=0)", "weights.T @ y_train"),
+                         "weights has shape (40, 5), one row per training point"),
+                 Mistake(_nw_mistake(f"softmax({SCORES})", "weights @ x_train"), "average the inputs"),
+                 Mistake(_nw_mistake("np.full(d.shape, 1 / d.shape[1])"), "plain average"),
+                 Mistake(_nw_mistake("np.eye(d.shape[1])[np.argmin(np.abs(d), axis=1)]"), "nearest-neighbour"),
+                 Mistake(_nw_mistake(f"softmax({SCORES})")[:-len("weights @ y_train, weights\n")] + "weights @ y_train\n",
+                         "expected a pair"),
+             )),
     Exercise(checker=check_bandwidth, reference="attn_course.exercises.background.best_bandwidth",
-             chapter="01_background", solution="best_bandwidth"),
+             chapter="01_background", solution="best_bandwidth", level="debug", mistakes=(
+                 Mistake(_bandwidth_mistake("bandwidths[np.argmin(errors)]", leave_out=False), "smallest candidate"),
+                 Mistake(_bandwidth_mistake("bandwidths[np.argmin(errors)]", stable=False), "0.003"),
+                 Mistake(_bandwidth_mistake("int(np.argmin(errors))"), "the position of the best bandwidth"),
+                 Mistake(_bandwidth_mistake("bandwidths[np.argmax(errors)]"), "LARGEST"),
+                 Mistake(_bandwidth_mistake("errors.min()"), "returned an error"),
+                 Mistake(_bandwidth_mistake("errors"), "expected one number"),
+                 Mistake("def best_bandwidth(x, y, bandwidths):\n    return 1.0\n", "expected h = 0.3"),
+             )),
     Exercise(checker=check_wide_bandwidth_prediction,
              reference="attn_course.exercises.background.BANDWIDTH_PREDICTION",
              chapter="01_background", solution="wide_bandwidth_prediction", level="predict",

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..softmax import softmax
-from .feedback import Feedback, as_pair, call, call_for_pair, checker
+from .feedback import Feedback, as_pair, call, call_for_pair, checker, fail
 from .registry import Exercise, Mistake
 
 
@@ -31,6 +31,7 @@ def soft_lookup(query, keys, values, temperature):
     return weights @ values, weights
 
 
+@checker
 def check_soft_lookup(fn):
     """Check `fn(query, keys, values, temperature) -> (output, weights)`, a soft dictionary lookup.
 
@@ -46,50 +47,66 @@ def check_soft_lookup(fn):
         return error
     output, weights = pair
     if weights.shape != (n,):
-        hint = " (squeeze the query axis: one query gives one row of weights)" if weights.size == n else ""
-        return Feedback(False, f"weights has shape {weights.shape}, expected (n,) = ({n},): one weight per key{hint}")
+        if weights.size == n:
+            return fail(f"weights has shape {weights.shape}, expected (n,) = ({n},): one weight per key. Look at the "
+                        "extra axis", "one query gives one row of weights", "squeeze the query axis, or compute "
+                        "keys @ query")
+        return fail(f"weights has shape {weights.shape}, expected (n,) = ({n},): one weight per key. Look at the "
+                    "scores", "the score of key i is q·k_i", "scores = keys @ query")
     if output.shape != (d_v,):
-        hint = ""
         if output.shape == (query.shape[0],):
-            hint = " (that is the size of a key: did you average the keys instead of the values?)"
-        return Feedback(False, f"output has shape {output.shape}, expected (d_v,) = ({d_v},): one value-sized vector{hint}")
+            return fail(f"output has shape {output.shape}, the size of a key; expected (d_v,) = ({d_v},). Look at "
+                        "what the weights average", "a lookup returns a mix of the VALUES",
+                        "output = weights @ values")
+        return fail(f"output has shape {output.shape}, expected (d_v,) = ({d_v},): one value-sized vector. Look at "
+                    "the weighted sum", "output = weights @ values")
     if not np.all(np.isfinite(weights)) or not np.all(np.isfinite(output)):
-        return Feedback(False, "weights or output contain NaN or inf at temperature 0.5, on ordinary scores")
+        return fail("weights or output contain NaN or inf at temperature 0.5, on ordinary scores: look at the "
+                    "exponentials and the division", "weights = softmax(keys @ query / T)")
     if (weights < 0).any() or not np.isclose(weights.sum(), 1.0, atol=1e-6):
-        return Feedback(False, f"the weights must be a distribution over the keys (non-negative, summing to 1); "
-                               f"they sum to {weights.sum():.4f}: divide the exponentials by their sum")
+        return fail(f"the weights must be a distribution over the keys (non-negative, summing to 1); they sum to "
+                    f"{weights.sum():.4f}: look at the normalisation", "exp(score) alone is not a distribution",
+                    "divide the exponentials by their sum (that is softmax)")
 
     _, expected = soft_lookup(query, keys, values, T)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.count_nonzero(weights > 1e-12) == 1:
-            return Feedback(False, "the weights are one-hot: that is the HARD lookup (the limit T -> 0). "
-                                   "At temperature T every key gets weight exp(q·k_i / T) / sum_j exp(q·k_j / T)")
+            return fail("the weights are one-hot: that is the HARD lookup (the limit T -> 0). Look at how the scores "
+                        "become weights", "at temperature T every key gets a share",
+                        "weights = exp(q·k_i / T) / sum_j exp(q·k_j / T), softmax(keys @ query / T)")
         if np.allclose(weights, softmax(scores), atol=1e-6):
-            return Feedback(False, "the temperature is ignored: the weights are softmax(q·k_i); "
-                                   "divide the scores by T before the softmax")
+            return fail("the temperature is ignored: your weights do not change with T. Look at the scores",
+                        "the temperature rescales the scores before the softmax",
+                        "divide the scores by T: softmax(keys @ query / T)")
         if np.allclose(weights, softmax(scores * T), atol=1e-6):
-            return Feedback(False, "the scores are multiplied by T; DIVIDE them by T "
-                                   "(a low temperature must sharpen the weights, not flatten them)")
+            return fail("a low temperature flattens your weights, but it must sharpen them: look at how T enters",
+                        "the scores are multiplied by T", "DIVIDE them by T: softmax(keys @ query / T)")
         if np.allclose(weights, softmax(scores / (T * np.sqrt(len(query)))), atol=1e-6):
-            return Feedback(False, "the scores are also divided by sqrt(d): here the temperature is the only scale, "
-                                   "weights = softmax(q·k_i / T)")
-        return Feedback(False, "weights differ from softmax(q·k_i / T); check the scores q·k_i (keys @ query)")
+            return fail("the weights are too flat: the scores are divided by T * sqrt(d). Look at the scale",
+                        "here the temperature is the only scale", "weights = softmax(keys @ query / T)")
+        return fail("weights differ from softmax(q·k_i / T): look at the scores", "the score of key i is q·k_i",
+                    "softmax(keys @ query / T)")
     if not np.allclose(output, weights @ values, atol=1e-6):
-        return Feedback(False, "output is not the weighted sum of the values, weights @ values")
+        return fail("the weights are right but the output is not their weighted sum of the values: look at the "
+                    "last line", "output = weights @ values")
 
     # The hard lookup as a limit: at a very low temperature a naive exp overflows.
     T_low = 1e-3  # scores / T reach ~1000: exp overflows float64 past ~709
     result, error = call(fn, query, keys, values, T_low)
     if error is not None:
-        return Feedback(False, f"at temperature {T_low:g} {error.message[0].lower()}{error.message[1:]}")
+        return fail(f"at temperature {T_low:g} {error.message[0].lower()}{error.message[1:]}: look at the "
+                    "exponentials", "scores / T reach about 1000 there",
+                    "subtract the largest score before exp (softmax is shift invariant)")
     output_low, weights_low = as_pair(result)
     if not (np.all(np.isfinite(weights_low)) and np.all(np.isfinite(output_low))):
-        return Feedback(False, f"at temperature {T_low:g} the weights overflow to NaN/inf: exp(q·k / T) exceeds "
-                               "float64; subtract the largest score before exp (softmax is shift invariant)")
+        return fail(f"at temperature {T_low:g} the weights overflow to NaN/inf: look at the exponentials",
+                    "exp(q·k / T) exceeds float64 past 709; softmax(s) = softmax(s - c)",
+                    "subtract the largest score before exp: s - s.max()")
     best = int(np.argmax(scores))
     if not np.allclose(output_low, values[best], atol=1e-6):
-        return Feedback(False, f"at temperature {T_low:g} the output should be the value of the best-matching key "
-                               f"(key {best}), as in a hard lookup; got {np.round(output_low, 4).tolist()}")
+        return fail(f"at temperature {T_low:g} the output should be the value of the best-matching key (key {best}), "
+                    f"as in a hard lookup; got {np.round(output_low, 4).tolist()}: look at the softmax's stability",
+                    "subtract the LARGEST score before exp")
     return Feedback(True, "correct: softmax(q·k_i / T) over the keys, the weighted sum of the values, and stable "
                           "enough to reach the hard lookup as T -> 0")
 
@@ -111,6 +128,7 @@ def cross_attention(decoder_states, encoder_states, W_q, W_k, W_v):
     return scaled_dot_product_attention(decoder_states @ W_q, encoder_states @ W_k, encoder_states @ W_v)
 
 
+@checker
 def check_cross_attention(fn):
     """Check `fn(decoder_states, encoder_states, W_q, W_k, W_v) -> (output, weights)`.
 
@@ -125,44 +143,52 @@ def check_cross_attention(fn):
     result, error = call(fn, dec, enc, W_q, W_k, W_v)
     if error is not None:
         if "ValueError" in error.message:  # NumPy's and attn_course's shape errors
-            return Feedback(False, error.message + f" (decoder_states has {n_tgt} rows, encoder_states {n_src}: "
-                                                   "the keys and the values must both come from the encoder)")
+            return fail(error.message + f" (decoder_states has {n_tgt} rows, encoder_states {n_src}): look at where "
+                        "the keys and the values come from", "each key needs its value: the same positions give both",
+                        "keys = encoder_states @ W_k, values = encoder_states @ W_v")
         return error
     pair = as_pair(result)
     if pair is None:
-        return Feedback(False, f"expected a pair (output, weights), got {type(result).__name__}")
+        return fail(f"expected a pair (output, weights), got {type(result).__name__}: look at what your function "
+                    "returns", "return output, weights")
     output, weights = pair
 
     expected_w = f"expected (n_tgt, n_src) = ({n_tgt}, {n_src})"
+    roles = "queries = decoder_states @ W_q, keys = encoder_states @ W_k, values = encoder_states @ W_v"
     if weights.shape == (n_src, n_tgt):
-        return Feedback(False, f"weights has shape {weights.shape} = (n_src, n_tgt), {expected_w}: the roles are "
-                               "swapped. The decoder asks (queries = decoder_states @ W_q); the encoder answers "
-                               "(keys = encoder_states @ W_k, values = encoder_states @ W_v)")
+        return fail(f"weights has shape {weights.shape} = (n_src, n_tgt), {expected_w}: the roles are swapped. Look "
+                    "at who asks and who answers", "the decoder asks (queries); the encoder answers (keys, values)",
+                    roles)
     if weights.shape == (n_src, n_src):
-        return Feedback(False, f"weights has shape {weights.shape} = (n_src, n_src), {expected_w}: this is "
-                               "self-attention of the encoder; the queries must come from the decoder")
+        return fail(f"weights has shape {weights.shape} = (n_src, n_src), {expected_w}: this is self-attention of "
+                    "the encoder. Look at where the queries come from", "the decoder asks the questions", roles)
     if weights.shape == (n_tgt, n_tgt):
-        return Feedback(False, f"weights has shape {weights.shape} = (n_tgt, n_tgt), {expected_w}: the decoder "
-                               "attends to itself; the keys and values must come from the encoder")
+        return fail(f"weights has shape {weights.shape} = (n_tgt, n_tgt), {expected_w}: the decoder attends to "
+                    "itself. Look at where the keys come from", "the encoder answers", roles)
     if weights.shape != (n_tgt, n_src):
-        return Feedback(False, f"weights has shape {weights.shape}, {expected_w}: one row per target position "
-                               "(query), one column per source position (key)")
+        return fail(f"weights has shape {weights.shape}, {expected_w}: one row per target position (query), one "
+                    "column per source position (key). Look at the projections", roles)
     if output.shape != (n_tgt, d_v):
-        hint = ""
         if output.shape == (n_tgt, d_k):
-            hint = ": it has d_k columns, so the keys were averaged; the values are encoder_states @ W_v"
-        elif output.shape == (n_tgt, d_model):
-            hint = ": it has d_model columns, so the values were not projected; use encoder_states @ W_v"
-        return Feedback(False, f"output has shape {output.shape}, expected (n_tgt, d_v) = ({n_tgt}, {d_v}), one "
-                               f"context vector per target position{hint}")
+            return fail(f"output has shape {output.shape}, d_k columns; expected (n_tgt, d_v) = ({n_tgt}, {d_v}). "
+                        "Look at what the weights average", "the keys were averaged, not the values",
+                        "values = encoder_states @ W_v")
+        if output.shape == (n_tgt, d_model):
+            return fail(f"output has shape {output.shape}, d_model columns; expected (n_tgt, d_v) = ({n_tgt}, {d_v}). "
+                        "Look at the values", "the values were not projected", "values = encoder_states @ W_v")
+        return fail(f"output has shape {output.shape}, expected (n_tgt, d_v) = ({n_tgt}, {d_v}), one context vector "
+                    "per target position. Look at the values", "values = encoder_states @ W_v")
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
-        return Feedback(False, "weights or output contain NaN or inf on ordinary inputs")
+        return fail("weights or output contain NaN or inf on ordinary inputs: look at the softmax",
+                    "use a stable softmax, e.g. attn_course's scaled_dot_product_attention")
     if not np.allclose(weights.sum(axis=1), 1.0, atol=1e-6) or (weights < 0).any():
         if np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
-            return Feedback(False, "each column of weights sums to 1, but each ROW must: every target position "
-                                   "distributes its attention over the source positions (softmax over axis -1)")
-        return Feedback(False, f"each row of weights must be a distribution over the source positions; the row "
-                               f"sums are {np.round(weights.sum(axis=1), 4).tolist()}")
+            return fail("each row of weights should sum to 1, but the columns do: look at the axis your softmax "
+                        "normalises over", "every target position distributes its attention over the source "
+                        "positions, the last axis", "softmax(scores, axis=-1)")
+        return fail(f"each row of weights must be a distribution over the source positions; the row sums are "
+                    f"{np.round(weights.sum(axis=1), 4).tolist()}: look at the normalisation",
+                    "softmax(scores, axis=-1)")
 
     def weights_for(q, k, scale=1 / np.sqrt(d_k)):
         return softmax(q @ k.T * scale)
@@ -171,19 +197,24 @@ def check_cross_attention(fn):
     expected_output, expected = cross_attention(dec, enc, W_q, W_k, W_v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, weights_for(q, k, 1.0), atol=1e-6):
-            return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
+            return fail("the weights are too peaked: the scores are not scaled. Look at the scale of q @ k.T",
+                        "the variance of q·k grows with d_k",
+                        f"divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
         if np.allclose(weights, weights_for(dec @ W_k, enc @ W_q), atol=1e-6):
-            return Feedback(False, "W_q and W_k are swapped: queries = decoder_states @ W_q, keys = encoder_states @ W_k")
+            return fail("W_q and W_k are swapped: look at which projection makes the queries",
+                        "queries = decoder_states @ W_q, keys = encoder_states @ W_k")
         if np.allclose(weights, weights_for(dec @ W_q, enc @ W_q), atol=1e-6) or \
                 np.allclose(weights, weights_for(dec @ W_k, enc @ W_k), atol=1e-6):
-            return Feedback(False, "queries and keys use the same projection: queries = decoder_states @ W_q, "
-                                   "keys = encoder_states @ W_k")
+            return fail("queries and keys use the same projection: look at the matrices you use",
+                        "queries = decoder_states @ W_q, keys = encoder_states @ W_k")
         if np.allclose(weights, weights_for(dec, enc, 1 / np.sqrt(d_model)), atol=1e-6):
-            return Feedback(False, "the states are compared without their projections: project first, "
-                                   "q = decoder_states @ W_q and k = encoder_states @ W_k")
-        return Feedback(False, "weights differ from softmax((decoder_states @ W_q) @ (encoder_states @ W_k).T / sqrt(d_k))")
+            return fail("the states are compared without their projections: look at what you pass as q and k",
+                        "project first: q = decoder_states @ W_q and k = encoder_states @ W_k")
+        return fail("weights differ from softmax(q @ k.T / sqrt(d_k)): look at the queries and the keys",
+                    "softmax((decoder_states @ W_q) @ (encoder_states @ W_k).T / sqrt(d_k))")
     if not np.allclose(output, expected_output, atol=1e-6):
-        return Feedback(False, "output is not the weighted sum of the values, weights @ (encoder_states @ W_v)")
+        return fail("the weights are right but the output is not their weighted sum of the values: look at the "
+                    "values", "output = weights @ (encoder_states @ W_v)")
     return Feedback(True, f"correct: the {n_tgt} target positions ask, the {n_src} source positions answer; "
                           f"weights ({n_tgt}, {n_src}), one context vector of size d_v = {d_v} per target position")
 
@@ -210,6 +241,7 @@ def path_length(kind, n, k=3):
 _CASES = [(2, 3), (5, 3), (8, 3), (9, 5), (12, 5), (64, 7), (100, 3), (1000, 9)]
 
 
+@checker
 def check_path_lengths(fn):
     """Check `fn(kind, n, k) -> int` against `path_length` for the three kinds on several (n, k)."""
     for kind in KINDS:
@@ -217,15 +249,17 @@ def check_path_lengths(fn):
         for n, k in _CASES:
             answer, error = call(fn, kind, n, k)
             if error is not None:
-                return Feedback(False, f"{kind}, n = {n}, k = {k}: {error.message}")
+                return fail(f"{kind}, n = {n}, k = {k}: {error.message}", *error.hints)
             got[n, k] = answer
         wrong = [(n, k) for (n, k), a in got.items() if not _equal(a, path_length(kind, n, k))]
         if not wrong:
             continue
         n, k = wrong[0]
         answer, right = got[n, k], path_length(kind, n, k)
-        message = _diagnose(kind, got) or f"for n = {n}, k = {k} the path has {right} applications, you said {answer}"
-        return Feedback(False, f"{kind}: {message}")
+        message, *hints = _diagnose(kind, got) or (
+            f"for n = {n}, k = {k} the path has {right} applications, you said {answer}: look at your formula",
+            "draw the path from input 0 to output n - 1 for a small n")
+        return fail(f"{kind}: {message}", *hints)
     return Feedback(True, "correct: recurrent n (one cell per position, in order), convolution "
                           "ceil((n - 1) / ((k - 1) / 2)) (a stack of layers, each reaching (k - 1) / 2 further), "
                           "self-attention 1 (every position sees every other in one layer)")
@@ -243,37 +277,48 @@ def _matches(got, formula):
 
 
 def _diagnose(kind, got):
-    """A message for a recognised wrong formula, or None."""
+    """(message, *hints) for a recognised wrong formula, the last hint the fix; or None."""
+    conv = "L centred layers of width k reach L(k - 1) / 2 positions: math.ceil((n - 1) / ((k - 1) // 2))"
     if not all(isinstance(a, (int, float, np.integer, np.floating)) for a in got.values()):
-        return "return a number (the count of layer or cell applications), e.g. an int"
+        return ("return a number, the count of layer or cell applications: look at your return value",
+                "return an int")
     if any(float(a) != int(a) for a in got.values()):
-        return "a count of layers is a whole number: round a partial layer UP (math.ceil)"
+        return ("a count of layers is a whole number, and you gave fractions: look at how you divide",
+                "a layer that covers part of the remaining distance still counts", "round UP: math.ceil")
     if kind == "recurrent":
         if _matches(got, lambda n, k: n - 1):
-            return ("off by one: n - 1 counts the hops between hidden states; the cell is applied n times "
-                    "(h_0 from x_0, then once more per position up to h_{n-1})")
+            return ("off by one: look at how many times the cell runs",
+                    "n - 1 counts the hops between hidden states; h_0 is made from x_0 by the cell too",
+                    "the cell is applied n times")
         if _matches(got, lambda n, k: 1):
-            return ("a recurrent layer is one layer, but x_0 reaches h_{n-1} only through the cell applied once "
-                    "per position, one after the other: n applications")
-        return "the recurrent cell runs once per position, and h_{n-1} depends on x_0 only through all of them"
+            return ("a recurrent layer is one layer, but x_0 reaches h_{n-1} through the cell again and again: look "
+                    "at how many times the cell runs", "once per position, one after the other",
+                    "n applications")
+        return ("look at how many times the cell runs between x_0 and h_{n-1}",
+                "the recurrent cell runs once per position", "n applications")
     if kind == "convolution":
         r = lambda k: (k - 1) // 2
         if _matches(got, lambda n, k: n - 1) or _matches(got, lambda n, k: n):
-            return "the answer must depend on the width k: a wider kernel reaches further per layer"
+            return ("the answer must depend on the width k: look at how far one layer reaches",
+                    "a wider kernel reaches further per layer", conv)
         if _matches(got, lambda n, k: math.ceil((n - 1) / (k - 1))):
-            return ("(k - 1) per layer is the reach of a CAUSAL convolution; a centred width-k convolution "
-                    "reaches (k - 1) / 2 positions to each side")
+            return ("(k - 1) per layer is the reach of a CAUSAL convolution: look at the padding",
+                    "a centred width-k convolution reaches (k - 1) / 2 positions to each side", conv)
         if _matches(got, lambda n, k: (n - 1) // r(k)):
-            return "round up, not down: a layer that covers only part of the remaining distance is still a layer"
+            return ("too few layers for some n: look at how you round",
+                    "a layer that covers only part of the remaining distance is still a layer", conv)
         if _matches(got, lambda n, k: math.ceil(n / k)) or _matches(got, lambda n, k: n // k):
-            return ("O(n/k) in Table 1 of Vaswani et al. is an order of growth, not a count: the receptive field "
-                    "of L centred layers spans L(k - 1) / 2 positions to each side, and must reach n - 1")
+            return ("O(n/k) in Table 1 of Vaswani et al. is an order of growth, not a count: look at the receptive "
+                    "field", "L centred layers span L(k - 1) / 2 positions to each side, and must reach n - 1", conv)
         if _matches(got, lambda n, k: math.ceil(math.log(n, k))):
-            return "log_k(n) is for DILATED convolutions; these kernels are contiguous, each layer reaches (k - 1) / 2 further"
-        return "L centred layers of width k reach L(k - 1) / 2 positions: find the smallest L that reaches n - 1"
+            return ("log_k(n) is for DILATED convolutions: look at the kernel",
+                    "these kernels are contiguous, each layer reaches (k - 1) / 2 further", conv)
+        return ("look at how far L stacked layers reach", "find the smallest L that reaches n - 1", conv)
     if _matches(got, lambda n, k: n) or _matches(got, lambda n, k: n - 1):
-        return "one self-attention layer already connects every pair of positions: the path has 1 layer, whatever n"
-    return "every output of one self-attention layer depends on every input: 1 layer"
+        return ("your count grows with n: look at which inputs one self-attention layer reads",
+                "one self-attention layer already connects every pair of positions", "1 layer, whatever n")
+    return ("look at which inputs one self-attention layer reads",
+            "every output of one self-attention layer depends on every input", "1 layer")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -448,13 +493,77 @@ def multi_head_cross_attention(decoder_states, encoder_states, p, n_heads):
 """
 
 
+def _lookup_mistake(weights, output="weights @ values"):
+    return ("from attn_course import softmax\n\ndef soft_lookup(query, keys, values, temperature):\n"
+            f"    weights = {weights}\n    return {output}, weights\n")
+
+
+def _cross_mistake(q, k, v):
+    return ("from attn_course import scaled_dot_product_attention\n\n"
+            "def cross_attention(decoder_states, encoder_states, W_q, W_k, W_v):\n"
+            f"    return scaled_dot_product_attention({q}, {k}, {v})\n")
+
+
+def _cross_weights_mistake(weights):
+    return ("from attn_course import softmax\n\ndef cross_attention(decoder_states, encoder_states, W_q, W_k, W_v):\n"
+            "    q, k, v = decoder_states @ W_q, encoder_states @ W_k, encoder_states @ W_v\n"
+            f"    weights = {weights}\n    return weights @ v, weights\n")
+
+
+def _paths_mistake(**wrong):
+    """A path_length that is right but for the kinds in `wrong`, given as expressions of n and k."""
+    lines = "".join(f"    if kind == {kind!r}:\n        return {formula}\n" for kind, formula in wrong.items())
+    return ("import math\nfrom attn_course.exercises.concepts import path_length as right\n\n"
+            f"def path_length(kind, n, k=3):\n{lines}    return right(kind, n, k)\n")
+
+
+DEC, ENC = "decoder_states", "encoder_states"
+
 EXERCISES = [
     Exercise(checker=check_soft_lookup, reference="attn_course.exercises.concepts.soft_lookup",
-             chapter="02_concepts", solution="soft_lookup"),
+             chapter="02_concepts", solution="soft_lookup", level="debug", mistakes=(
+                 Mistake(_lookup_mistake("np.exp(keys @ query / temperature) / np.exp(keys @ query / temperature).sum()"),
+                         "overflow"),
+                 Mistake(_lookup_mistake("softmax(keys @ query)"), "temperature is ignored"),
+                 Mistake(_lookup_mistake("softmax(keys @ query * temperature)"), "flattens your weights"),
+                 Mistake(_lookup_mistake("softmax(keys @ query / (temperature * np.sqrt(len(query))))"), "sqrt(d)"),
+                 Mistake(_lookup_mistake("np.eye(len(keys))[np.argmax(keys @ query)]"), "HARD lookup"),
+                 Mistake(_lookup_mistake("np.exp(keys @ query / temperature)"), "sum to"),
+                 Mistake(_lookup_mistake("softmax(keys @ query, temperature=temperature)", "weights @ keys"),
+                         "the size of a key"),
+                 Mistake(_lookup_mistake("softmax(query[None, :] @ keys.T, temperature=temperature)",
+                                         "(weights @ values)[0]"), "weights has shape (1, 5)"),
+             )),
     Exercise(checker=check_cross_attention, reference="attn_course.exercises.concepts.cross_attention",
-             chapter="02_concepts", solution="cross_attention", level="implement"),
+             chapter="02_concepts", solution="cross_attention", level="implement", mistakes=(
+                 Mistake(_cross_mistake(f"{ENC} @ W_q", f"{DEC} @ W_k", f"{DEC} @ W_v"), "roles are swapped"),
+                 Mistake(_cross_mistake(f"{ENC} @ W_q", f"{ENC} @ W_k", f"{ENC} @ W_v"), "self-attention of the encoder"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_q", f"{DEC} @ W_k", f"{DEC} @ W_v"), "decoder attends to itself"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_q", f"{ENC} @ W_k", f"{DEC} @ W_v"), "where the keys and the values"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_q", f"{ENC} @ W_k", f"{ENC} @ W_k"), "d_k columns"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_q", f"{ENC} @ W_k", ENC), "d_model columns"),
+                 Mistake(_cross_weights_mistake("softmax(q @ k.T)"), "not scaled"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_k", f"{ENC} @ W_q", f"{ENC} @ W_v"), "W_q and W_k are swapped"),
+                 Mistake(_cross_mistake(f"{DEC} @ W_q", f"{ENC} @ W_q", f"{ENC} @ W_v"), "same projection"),
+                 Mistake(_cross_mistake(DEC, ENC, f"{ENC} @ W_v"), "without their projections"),
+                 Mistake(_cross_weights_mistake("softmax(q @ k.T / np.sqrt(k.shape[1]), axis=0)"), "but the columns do"),
+             )),
     Exercise(checker=check_path_lengths, reference="attn_course.exercises.concepts.path_length",
-             chapter="02_concepts", solution="path_length"),
+             chapter="02_concepts", solution="path_length", level="debug", mistakes=(
+                 Mistake(_paths_mistake(recurrent="n - 1"), "recurrent: off by one"),
+                 Mistake(_paths_mistake(recurrent="1"), "recurrent: a recurrent layer is one layer"),
+                 Mistake(_paths_mistake(recurrent="2 * n"), "recurrent: look at how many times"),
+                 Mistake(_paths_mistake(convolution="n - 1"), "convolution: the answer must depend on the width k"),
+                 Mistake(_paths_mistake(convolution="math.ceil((n - 1) / (k - 1))"), "convolution: (k - 1) per layer"),
+                 Mistake(_paths_mistake(convolution="(n - 1) // ((k - 1) // 2)"), "convolution: too few layers"),
+                 Mistake(_paths_mistake(convolution="math.ceil(n / k)"), "convolution: O(n/k)"),
+                 Mistake(_paths_mistake(convolution="math.ceil(math.log(n, k))"), "convolution: log_k(n)"),
+                 Mistake(_paths_mistake(convolution="(n - 1) / ((k - 1) / 2) + 0.5"), "convolution: a count of layers"),
+                 Mistake(_paths_mistake(convolution="3 * n"), "convolution: look at how far L stacked layers reach"),
+                 Mistake(_paths_mistake(**{"self-attention": "n"}), "self-attention: your count grows with n"),
+                 Mistake(_paths_mistake(**{"self-attention": "math.ceil(math.log2(n))"}), "self-attention: look at"),
+                 Mistake(_paths_mistake(recurrent="None"), "recurrent: return a number"),
+             )),
     Exercise(checker=check_scaled_temperature_prediction,
              reference="attn_course.exercises.concepts.SCALED_TEMPERATURE_PREDICTION",
              chapter="02_concepts", solution="scaled_temperature_prediction", level="predict",

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..flash import query_block
-from .feedback import Feedback, call
-from .registry import Exercise
+from .feedback import Feedback, call, checker, fail
+from .registry import Exercise, Mistake
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -29,6 +29,7 @@ def matrix_bytes(n, heads, batch, dtype):
     return batch * heads * n * n * np.dtype(dtype).itemsize
 
 
+@checker
 def check_matrix_bytes(fn):
     """Check `fn(n, heads, batch, dtype) -> int`: the bytes that the attention weights of shape
     (batch, heads, n, n) take in memory, for dtype a NumPy dtype name such as "float32"."""
@@ -40,33 +41,38 @@ def check_matrix_bytes(fn):
         try:
             got = float(answer)
         except (TypeError, ValueError):
-            return Feedback(False, f"return a number of bytes, got {type(answer).__name__}")
+            return fail(f"expected a number of bytes, got {type(answer).__name__}: look at what you return",
+                        "batch * heads * n * n * np.dtype(dtype).itemsize")
         if got == right:
             continue
         size, case = np.dtype(dtype).itemsize, f"for n = {n}, heads = {heads}, batch = {batch}, {dtype}"
+        fix = "batch * heads * n * n * np.dtype(dtype).itemsize"
         if np.isclose(got, right / 2**20):
-            return Feedback(False, f"{case} you returned {got:g}, the size in MiB; return bytes (do not divide by 2**20)")
+            return fail(f"{case} you returned {got:g}, the size in MiB: look at the unit", "the exercise asks for "
+                        "bytes", "do not divide by 2**20: " + fix)
         if np.isclose(got, 8 * right):
-            return Feedback(False, f"{case} you returned {got:g}: that counts bits; a {dtype} number takes {size} "
-                                   f"bytes ({8 * size} bits)")
+            return fail(f"{case} you returned {got:g}, 8 times too much: look at the unit",
+                        f"that counts bits; a {dtype} number takes {size} bytes ({8 * size} bits)", fix)
         if np.isclose(got, right / size):
-            return Feedback(False, f"{case} you returned {got:g}, the number of weights; multiply by the bytes per "
-                                   f"number, np.dtype(dtype).itemsize = {size}")
+            return fail(f"{case} you returned {got:g}, the number of weights: look at the size of one number",
+                        f"multiply by the bytes per number, np.dtype(dtype).itemsize = {size}", fix)
         if np.isclose(got, batch * heads * n * size):
-            return Feedback(False, f"{case} you returned {got:g}, which grows linearly in n; the weights have one "
-                                   "number per (query, key) pair: n * n of them per head")
+            return fail(f"{case} you returned {got:g}, which grows linearly in n: look at how many weights one head has",
+                        "one number per (query, key) pair: n * n of them per head", fix)
         if np.isclose(got, right / (batch * heads)):
-            return Feedback(False, f"{case}: every head of every sequence in the batch has its own n x n matrix; "
-                                   f"multiply by heads * batch = {heads * batch}")
+            return fail(f"{case} you returned {got:g}, one n x n matrix: look at how many of them there are",
+                        f"every head of every sequence in the batch has its own: heads * batch = {heads * batch}", fix)
         if np.isclose(got, right / heads):
-            return Feedback(False, f"{case}: each of the {heads} heads has its own n x n matrix; multiply by heads")
+            return fail(f"{case} you returned {got:g}: look at the heads",
+                        f"each of the {heads} heads has its own n x n matrix", fix)
         if np.isclose(got, right / batch):
-            return Feedback(False, f"{case}: each of the {batch} sequences in the batch has its own matrices; "
-                                   "multiply by batch")
+            return fail(f"{case} you returned {got:g}: look at the batch",
+                        f"each of the {batch} sequences in the batch has its own matrices", fix)
         if any(np.isclose(got, right / size * other) for other in (2, 4, 8) if other != size):
-            return Feedback(False, f"{case} the bytes per number are wrong: {dtype} takes {size} bytes; use "
-                                   "np.dtype(dtype).itemsize instead of a fixed number")
-        return Feedback(False, f"{case} expected {right} bytes (batch * heads * n * n * {size}), got {got:g}")
+            return fail(f"{case} the bytes per number are wrong: look at the dtype",
+                        f"{dtype} takes {size} bytes", "np.dtype(dtype).itemsize instead of a fixed number: " + fix)
+        return fail(f"{case} expected {right} bytes, got {got:g}: look at each factor",
+                    "batch, heads, n queries, n keys, bytes per number", fix)
     return Feedback(True, "correct: batch * heads * n² numbers of itemsize bytes each; at n = 4096 with 12 heads "
                           "and a batch of 2 in float16 that is already "
                           f"{matrix_bytes(4096, 12, 2, 'float16') / 2**30:g} GiB, for ONE layer")
@@ -114,6 +120,7 @@ def _same(a, b, equal_nan=False):
         and np.allclose(a[2], b[2], rtol=1e-9, atol=1e-12, equal_nan=equal_nan)
 
 
+@checker
 def check_online_softmax_step(fn):
     """Check `fn(m, l, acc, s, v) -> (m_new, l_new, acc_new)`, one block of FlashAttention's online softmax
     for one query: m the largest score so far (-inf before the first block), l = sum exp(s_j - m) and
@@ -124,16 +131,19 @@ def check_online_softmax_step(fn):
     for t, (s, v) in enumerate(zip(blocks, values), start=1):
         result, error = call(fn, state[0], state[1], state[2].copy(), s.copy(), v.copy())
         if error is not None:
-            return Feedback(False, f"block {t}: {error.message}")
+            return fail(f"block {t}: {error.message}", *error.hints)
         got = _state(result)
         if got is None:
-            return Feedback(False, f"expected a triple (m_new, l_new, acc_new), got {type(result).__name__}")
+            return fail(f"expected a triple (m_new, l_new, acc_new), got {type(result).__name__}: look at your return "
+                        "line", "return m_new, l_new, acc_new")
         right = online_softmax_step(*state, s, v)
         if got[2].shape != right[2].shape:
-            return Feedback(False, f"acc_new has shape {got[2].shape}, expected (d_v,) = {right[2].shape}: the running "
-                                   "sum of exp(s_j - m) v_j, one number per value dimension")
+            return fail(f"acc_new has shape {got[2].shape}, expected (d_v,) = {right[2].shape}: look at the product "
+                        "that adds the new block", "acc is the running sum of exp(s_j - m) v_j, one number per value "
+                        "dimension", "acc_new = exp(m - m_new) * acc + np.exp(s - m_new) @ v")
         if not _same(got, right):
-            return Feedback(False, f"block {t}: " + _diagnose_step(got, state, s, v, right))
+            message, *hints = _diagnose_step(got, state, s, v, right)
+            return fail(f"block {t}: {message}", *hints)
         state = right
     # Large scores: exp(1000) overflows float64 unless the running maximum is subtracted first.
     big = [1000.0 + blocks[0], 1000.0 + blocks[1]]
@@ -141,52 +151,58 @@ def check_online_softmax_step(fn):
     for t in range(2):
         result, error = call(fn, state[0], state[1], state[2].copy(), big[t], values[t])
         if error is not None:
-            return Feedback(False, f"with scores near 1000: {error.message}")
+            return fail(f"with scores near 1000: {error.message}", *error.hints)
         got = _state(result)
         if got is None or not (np.isfinite(got[1]) and np.all(np.isfinite(got[2]))):
-            return Feedback(False, "with scores near 1000 l or acc overflow to inf/NaN: take exp(s - m_new), not "
-                                   "exp(s); every exponent is then <= 0")
+            return fail("with scores near 1000 l or acc overflow to inf/NaN: look at what you exponentiate",
+                        "exp(1000) overflows float64", "take exp(s - m_new), not exp(s): every exponent is then <= 0")
         state = online_softmax_step(*state, big[t], values[t])
         if not _same(got, state):
-            return Feedback(False, "with scores near 1000 the state is wrong: subtract the running maximum m_new "
-                                   "inside every exp")
+            return fail("with scores near 1000 the state is wrong: look at the exponents",
+                        "subtract the running maximum m_new inside every exp")
     return Feedback(True, "correct: m_new = max(m, max s), the old l and acc rescaled by exp(m - m_new), the new "
                           "block added with exp(s - m_new); acc / l at the end is the softmax-weighted sum")
 
 
 def _diagnose_step(got, state, s, v, right):
-    """What is wrong with one step, judged against the typical wrong variants."""
+    """What is wrong with one step, judged against the typical wrong variants: (message, *hints)."""
     m, l, acc = state
+    fix = ("m_new = max(m, s.max()); alpha = np.exp(m - m_new); l_new = alpha * l + np.exp(s - m_new).sum(); "
+           "acc_new = alpha * acc + np.exp(s - m_new) @ v")
     variants = [
         (dict(rescale_l=False, rescale_acc=False),
-         "the old l and acc are not rescaled: when the maximum rises from m to m_new, everything accumulated so "
-         "far was exp(s_j - m) and must become exp(s_j - m_new): multiply l and acc by exp(m - m_new)"),
-        (dict(rescale_acc=False),
-         "l is rescaled but acc is not: multiply the old acc by exp(m - m_new) too"),
-        (dict(rescale_l=False),
-         "acc is rescaled but l is not: multiply the old l by exp(m - m_new) too"),
+         ("the old l and acc are not rescaled: look at what happens to them when the maximum rises",
+          "everything accumulated so far was exp(s_j - m) and must become exp(s_j - m_new)",
+          "multiply l and acc by exp(m - m_new): " + fix)),
+        (dict(rescale_acc=False), ("l is rescaled but acc is not: look at the old acc",
+                                   "multiply the old acc by exp(m - m_new) too: " + fix)),
+        (dict(rescale_l=False), ("acc is rescaled but l is not: look at the old l",
+                                 "multiply the old l by exp(m - m_new) too: " + fix)),
         (dict(inverted=True),
-         "the rescale factor is upside down: it is exp(m - m_new) (at most 1, the old terms shrink), "
-         "not exp(m_new - m)"),
+         ("the rescale factor is upside down: look at whether the old terms shrink or grow",
+          "it is at most 1: the old terms shrink when the maximum rises", "exp(m - m_new), not exp(m_new - m): " + fix)),
         (dict(keep_old_max=False),
-         "m_new must be the largest score seen SO FAR, max(m, max(s)), not the maximum of this block alone"),
+         ("m_new is the maximum of this block alone: look at what m_new must remember",
+          "m_new must be the largest score seen SO FAR", "max(m, max(s)): " + fix)),
         (dict(normalise=True),
-         "acc_new is already divided by l_new; keep acc unnormalised (sum exp(s_j - m) v_j) and divide only once, "
-         "after the last block"),
+         ("acc_new is already divided by l_new: look at when you normalise",
+          "keep acc unnormalised (sum exp(s_j - m) v_j) and divide only once, after the last block", fix)),
     ]
-    for flags, message in variants:
+    for flags, verdict in variants:
         try:
             with np.errstate(all="ignore"):
                 wrong = online_softmax_step(m, l, acc, s, v, **flags)
         except Exception:  # noqa: BLE001: a variant that cannot run on this state does not match
             continue
         if _same(got, wrong, equal_nan=True):
-            return message
+            return verdict
     if not np.isclose(got[0], right[0]):
-        return f"m_new = {got[0]:g}, expected max(m, max(s)) = {right[0]:g}"
+        return (f"m_new = {got[0]:g}, expected {right[0]:g}: look at the running maximum", "max(m, max(s))", fix)
     if np.isclose(got[1], right[1], rtol=1e-9):
-        return "m_new and l_new are right but acc_new is not: acc_new = exp(m - m_new) acc + exp(s - m_new) @ v"
-    return (f"l_new = {got[1]:.6g}, expected exp(m - m_new) l + sum exp(s - m_new) = {right[1]:.6g}")
+        return ("m_new and l_new are right but acc_new is not: look at acc_new",
+                "acc_new = exp(m - m_new) acc + exp(s - m_new) @ v")
+    return (f"l_new = {got[1]:.6g}, expected {right[1]:.6g}: look at l_new",
+            "l_new = exp(m - m_new) l + sum exp(s - m_new)", fix)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -268,6 +284,7 @@ def _block_case(seed=0, b_q=3, n=10, d=4, d_v=2, spread=1.0):
     return q, k, rng.standard_normal((n, d_v))
 
 
+@checker
 def check_query_block(fn):
     """Check `fn(q_block, k, v, block_size) -> (b_q, d_v)`: scaled dot-product attention of a block of queries
     q_block: (b_q, d) over n keys k: (n, d) and values v: (n, d_v), computed with the online softmax while
@@ -278,56 +295,128 @@ def check_query_block(fn):
         result, error = call(fn, q, k_reader, v_reader, block_size)
         case = f"n = {n} keys in blocks of {block_size}"
         if error is not None:
-            return Feedback(False, f"{case}: {error.message}")
+            whole = [name for name in ("k", "v") if f"{name} may not be used whole" in error.message]
+            if whole:
+                return fail(f"{case}: your function uses {whole[0]} whole, which builds the n x n matrix of scores "
+                            "FlashAttention avoids: look at how you read k and v", "the checker hands them over as "
+                            "readers that give block_size rows at a time", "for j in range(0, n, block_size): use "
+                            "k[j:j + block_size] and v[j:j + block_size], with the online softmax")
+            return fail(f"{case}: {error.message}", *error.hints)
         out = np.asarray(result, dtype=np.float64)
         if out.shape != (len(q), v.shape[1]):
-            return Feedback(False, f"{case}: the output has shape {out.shape}, expected (b_q, d_v) = "
-                                   f"{(len(q), v.shape[1])}: one value-sized row per query")
+            return fail(f"{case}: the output has shape {out.shape}, expected (b_q, d_v) = {(len(q), v.shape[1])}: "
+                        "one value-sized row per query. Look at acc", "acc is (b_q, d_v), and l is (b_q, 1)",
+                        "return acc / l")
         for reader in (k_reader, v_reader):
             if reader.rows_read < n:
-                return Feedback(False, f"{case}: only {reader.rows_read} of the {n} rows of {reader._name} were read. "
-                                       f"Loop over range(0, n, block_size): the last block may be shorter "
-                                       f"({n % block_size or block_size} rows here)")
+                return fail(f"{case}: only {reader.rows_read} of the {n} rows of {reader._name} were read: look at "
+                            "the range of your loop", f"the last block may be shorter ({n % block_size or block_size} "
+                            "rows here)", "for j in range(0, n, block_size): k[j:j + block_size]")
         right = _plain(q, k, v)
         if np.allclose(out, right, atol=1e-9):
             continue
         if not np.all(np.isfinite(out)):
-            return Feedback(False, f"{case}: the output contains NaN or inf on ordinary scores")
-        for flags, message in [
-            (dict(rescale=False), "the running sums are not rescaled: when a block raises the maximum from m to "
-                                  "m_new, multiply the old l and acc by exp(m - m_new)"),
-            (dict(divide=False), "the output is the unnormalised acc: divide by l, the running denominator, "
-                                 "after the last block"),
-            (dict(scale=1.0), f"the scores are not scaled: multiply q @ k_block.T by 1 / sqrt(d) = "
-                              f"{1 / np.sqrt(q.shape[1]):g}"),
-            (dict(rescale=False, divide=False), "the running sums are neither rescaled by exp(m - m_new) when the "
-                                                "maximum rises, nor divided by l at the end"),
+            return fail(f"{case}: the output contains NaN or inf on ordinary scores: look at the first block",
+                        "m starts at -inf, and exp(-inf - m_new) = 0 is fine; exp(m_new - m) is not")
+        for flags, (message, *hints) in [
+            (dict(rescale=False), ("the running sums are not rescaled: look at what happens to l and acc when a "
+                                   "block raises the maximum", "they hold exp(s - m) and must hold exp(s - m_new)",
+                                   "multiply the old l and acc by exp(m - m_new)")),
+            (dict(divide=False), ("the output is the unnormalised acc: look at the end",
+                                  "acc sums exp(s - m) v; the softmax divides by the sum of exp(s - m)",
+                                  "return acc / l, after the last block")),
+            (dict(scale=1.0), ("the scores are not scaled: look at the scores of each block",
+                               f"multiply q @ k_block.T by 1 / sqrt(d) = {1 / np.sqrt(q.shape[1]):g}")),
+            (dict(rescale=False, divide=False), ("the running sums are neither rescaled nor divided: look at what "
+                                                 "happens when the maximum rises, and at the end",
+                                                 "rescale l and acc by exp(m - m_new) when the maximum rises",
+                                                 "and return acc / l after the last block")),
         ]:
             if np.allclose(out, query_block_attention(q, k, v, block_size, **flags), atol=1e-9):
-                return Feedback(False, f"{case}: {message}")
-        return Feedback(False, f"{case}: the output differs from softmax(q k^T / sqrt(d)) v by up to "
-                               f"{np.abs(out - right).max():.3g}")
+                return fail(f"{case}: {message}", *hints)
+        return fail(f"{case}: the output differs from softmax(q k^T / sqrt(d)) v by up to "
+                    f"{np.abs(out - right).max():.3g}: look at each update", "m_new = max(m, s.max(axis=-1)); "
+                    "alpha = exp(m - m_new); l = alpha * l + p.sum(-1); acc = alpha * acc + p @ v_block")
 
     q, k, v = _block_case(seed=1, n=8)
     q, k = 40.0 * q, 40.0 * k  # scores in the thousands: exp overflows unless the maximum is subtracted
     result, error = call(fn, q, BlockReader(k, 4, "k"), BlockReader(v, 4, "v"), 4)
     if error is not None:
-        return Feedback(False, f"with large scores: {error.message}")
+        return fail(f"with large scores: {error.message}", *error.hints)
     out = np.asarray(result, dtype=np.float64)
     if not np.all(np.isfinite(out)):
-        return Feedback(False, "with scores in the thousands the output is NaN/inf: exponentiate s - m_new, with "
-                               "m_new the running maximum, never s itself")
+        return fail("with scores in the thousands the output is NaN/inf: look at what you exponentiate",
+                    "exp overflows float64 past 709", "exponentiate s - m_new, with m_new the running maximum, never s")
     if not np.allclose(out, _plain(q, k, v), atol=1e-9):
-        return Feedback(False, "with large scores the output is wrong, though finite: check the running maximum")
+        return fail("with large scores the output is wrong, though finite: look at the running maximum",
+                    "m_new = max(m, s.max(axis=-1, keepdims=True)), carried from block to block")
     return Feedback(True, "correct: each block of keys read once, its scores folded into the running max, "
                           "denominator and numerator, and one division at the end; the n x n matrix never exists")
 
 
+def _step_mistake(m_new="max(m, s.max())", alpha="np.exp(m - m_new)", l_new="alpha * l + p.sum()",
+                  acc_new="alpha * acc + p @ v", p="np.exp(s - m_new)"):
+    return (f"def online_step(m, l, acc, s, v):\n    m_new = {m_new}\n    alpha = {alpha}\n    p = {p}\n"
+            f"    return m_new, {l_new}, {acc_new}\n")
+
+
+def _block_mistake(alpha="np.exp(m - m_new)", scale="1 / np.sqrt(q_block.shape[1])", result="acc / l",
+                   stop="len(k)", exponent="s - m_new"):
+    return ("def attend_block(q_block, k, v, block_size):\n"
+            "    m = np.full((len(q_block), 1), -np.inf)\n"
+            "    l, acc = np.zeros((len(q_block), 1)), np.zeros((len(q_block), v.shape[1]))\n"
+            f"    for j in range(0, {stop}, block_size):\n"
+            f"        s = q_block @ k[j:j + block_size].T * {scale}\n"
+            "        m_new = np.maximum(m, s.max(axis=1, keepdims=True))\n"
+            f"        alpha, p = {alpha}, np.exp({exponent})\n"
+            "        l = alpha * l + p.sum(axis=1, keepdims=True)\n"
+            "        acc = alpha * acc + p @ v[j:j + block_size]\n"
+            f"        m = m_new\n    return {result}\n")
+
+
+def _bytes_mistake(body):
+    return f"def weights_bytes(n, heads, batch, dtype):\n    return {body}\n"
+
+
+ITEMSIZE = "np.dtype(dtype).itemsize"
+
 EXERCISES = [
     Exercise(checker=check_matrix_bytes, reference="attn_course.exercises.efficiency.matrix_bytes",
-             chapter="08_efficiency", solution="weights_bytes"),
+             chapter="08_efficiency", solution="weights_bytes", level="debug", mistakes=(
+                 Mistake(_bytes_mistake(f"batch * heads * n * n * {ITEMSIZE} / 2**20"), "the size in MiB"),
+                 Mistake(_bytes_mistake(f"8 * batch * heads * n * n * {ITEMSIZE}"), "8 times too much"),
+                 Mistake(_bytes_mistake("batch * heads * n * n"), "the number of weights"),
+                 Mistake(_bytes_mistake(f"batch * heads * n * {ITEMSIZE}"), "grows linearly in n"),
+                 Mistake(_bytes_mistake(f"n * n * {ITEMSIZE}"), "one n x n matrix"),
+                 Mistake(_bytes_mistake(f"batch * n * n * {ITEMSIZE}"), "look at the heads"),
+                 Mistake(_bytes_mistake(f"heads * n * n * {ITEMSIZE}"), "look at the batch"),
+                 Mistake(_bytes_mistake("batch * heads * n * n * 4"), "the bytes per number are wrong"),
+                 Mistake(_bytes_mistake("'a lot'"), "expected a number of bytes"),
+             )),
     Exercise(checker=check_online_softmax_step, reference="attn_course.exercises.efficiency.online_softmax_step",
-             chapter="08_efficiency", solution="online_step"),
+             chapter="08_efficiency", solution="online_step", level="debug", mistakes=(
+                 Mistake(_step_mistake(l_new="l + p.sum()", acc_new="acc + p @ v"), "not rescaled"),
+                 Mistake(_step_mistake(acc_new="acc + p @ v"), "acc is not"),
+                 Mistake(_step_mistake(l_new="l + p.sum()"), "l is not"),
+                 Mistake(_step_mistake(alpha="np.exp(m_new - m)"), "upside down"),
+                 Mistake(_step_mistake(m_new="s.max()"), "this block alone"),
+                 Mistake(_step_mistake(acc_new="(alpha * acc + p @ v) / (alpha * l + p.sum())"), "already divided"),
+                 Mistake(_step_mistake(alpha="1.0", p="np.exp(s)"), "look at l_new"),   # exp(s): right shape, overflows
+                 Mistake(_step_mistake(l_new="1.0"), "l_new"),
+                 Mistake(_step_mistake(acc_new="np.zeros(7)"), "acc_new has shape (7,)"),
+                 Mistake(_step_mistake(acc_new="alpha * acc + p @ v + 1"), "acc_new is not"),
+             )),
     Exercise(checker=check_query_block, reference="attn_course.exercises.efficiency.attend_block",
-             chapter="08_efficiency", solution="attend_block"),
+             chapter="08_efficiency", solution="attend_block", level="debug", mistakes=(
+                 Mistake(_block_mistake(alpha="1.0"), "not rescaled"),
+                 Mistake(_block_mistake(result="acc"), "unnormalised acc"),
+                 Mistake(_block_mistake(scale="1.0"), "not scaled"),                                 # missing sqrt(d)
+                 Mistake(_block_mistake(alpha="1.0", result="acc"), "neither rescaled nor divided"),
+                 Mistake(_block_mistake(stop="len(k) // block_size * block_size"), "were read"),
+                 Mistake(_block_mistake(alpha="1.0", exponent="s"), "thousands"),                    # overflow
+                 Mistake(_block_mistake(result="(acc / l)[:, :1]"), "the output has shape"),
+                 Mistake("def attend_block(q_block, k, v, block_size):\n    s = q_block @ k.T / "
+                         "np.sqrt(q_block.shape[1])\n    w = np.exp(s - s.max(axis=1, keepdims=True))\n"
+                         "    return w / w.sum(axis=1, keepdims=True) @ np.asarray(v)\n", "uses k whole"),
+             )),
 ]

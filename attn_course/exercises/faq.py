@@ -12,8 +12,8 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..positional import sinusoidal_encoding
 from ..softmax import softmax
-from .feedback import Feedback, call, call_for_pair
-from .registry import Exercise
+from .feedback import Feedback, call, call_for_pair, checker, fail
+from .registry import Exercise, Mistake
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -60,6 +60,7 @@ def commutes(layer, x, perm):
     return bool(np.allclose(layer(x[perm]), layer(x)[perm]))
 
 
+@checker
 def check_permutation_test(fn):
     """Check `fn(layer, x, perm) -> bool`: True when layer(x[perm]) equals layer(x)[perm] up to rounding
     (the layer is permutation-equivariant), for x: (n, d), perm a permutation of range(n).
@@ -74,11 +75,13 @@ def check_permutation_test(fn):
         answer, error = call(fn, layer, x.copy(), perm.copy())
         if error is not None:
             if "IndexError" in error.message or "out of bounds" in error.message:
-                return Feedback(False, error.message + " (perm reorders the positions, the ROWS of x: x[perm])")
-            return Feedback(False, f"on the {name}: {error.message}")
+                return fail(error.message + ": look at which axis of x you reorder",
+                            "perm reorders the positions, the ROWS of x", "x[perm], and layer(x)[perm]")
+            return fail(f"on the {name}: {error.message}", *error.hints)
         if np.ndim(answer) != 0 or not isinstance(answer, (bool, np.bool_)):
-            return Feedback(False, f"return one bool, e.g. np.allclose(a, b); on the {name} you returned "
-                                   f"{type(answer).__name__} of shape {np.shape(answer)}")
+            return fail(f"expected one bool; on the {name} you returned {type(answer).__name__} of shape "
+                        f"{np.shape(answer)}: look at the comparison", "np.isclose compares entry by entry; one "
+                        "answer for the whole layer is needed", "np.allclose(layer(x[perm]), layer(x)[perm])")
         answers[name] = bool(answer)
     truth = {name: equivariant for name, (_, equivariant) in layers.items()}
     if answers == truth:
@@ -91,14 +94,17 @@ def check_permutation_test(fn):
     inverse = np.argsort(perm)
     if answers == signature(lambda L: np.allclose(L(x[perm]), L(x))) or \
             answers == signature(lambda L: np.allclose(L(x[perm]), L(x)[inverse])):
-        return Feedback(False, "you said no for self-attention: the output of a reordered input is not the SAME "
-                               "(invariance) and not permuted back the other way, it moves WITH the input. "
-                               "Compare layer(x[perm]) with layer(x)[perm]")
+        return fail("you said no for self-attention: look at what you compare layer(x[perm]) with",
+                    "the output of a reordered input is not the SAME (invariance) and not permuted back the other way: "
+                    "it moves WITH the input", "np.allclose(layer(x[perm]), layer(x)[perm])")
     if answers == signature(lambda L: np.array_equal(L(x[perm]), L(x)[perm])):
-        return Feedback(False, "exact equality fails on rounding: a permuted input sums the same numbers in another "
-                               "order, which can change the last bits. Compare with np.allclose")
+        return fail("you said no for layers that do commute: look at how you compare two float arrays",
+                    "a permuted input sums the same numbers in another order, which can change the last bits",
+                    "compare with np.allclose, not exact equality")
     wrong = [name for name in truth if answers[name] != truth[name]]
-    return Feedback(False, f"wrong for: {', '.join(wrong)}. Run the layer on x[perm] and compare with layer(x)[perm]")
+    return fail(f"wrong for: {', '.join(wrong)}: look at what your function compares",
+                "run the layer on x[perm] and compare with layer(x)[perm]",
+                "np.allclose(layer(x[perm]), layer(x)[perm])")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -117,6 +123,7 @@ def four_steps(x, W_q, W_k, W_v):
     return scaled_dot_product_attention(x @ W_q, x @ W_k, x @ W_v)
 
 
+@checker
 def check_four_steps(fn):
     """Check `fn(x, W_q, W_k, W_v) -> (output, weights)`, self-attention in four steps:
     1. q, k, v = x W_q, x W_k, x W_v   2. scores q k^T / sqrt(d_k)   3. softmax over the keys   4. weights v.
@@ -128,57 +135,65 @@ def check_four_steps(fn):
     if error is not None:
         return error
     output, weights = pair
+    fix = "q, k, v = x @ W_q, x @ W_k, x @ W_v; weights = softmax(q @ k.T / np.sqrt(d_k), axis=-1); output = weights @ v"
     if weights.shape != (n, n):
-        return Feedback(False, f"weights has shape {weights.shape}, expected (n, n) = {(n, n)}: one row per query "
-                               "position, one column per key position")
+        return fail(f"weights has shape {weights.shape}, expected (n, n) = {(n, n)}: one row per query position, one "
+                    "column per key position. Look at the scores", "scores = q @ k.T", fix)
     if output.shape != (n, d_v):
-        hint = ""
         if output.shape == (n, d_model):
-            hint = ": d_model columns, so the inputs x were averaged; step 4 averages the VALUES x W_v"
-        elif output.shape == (n, d_k):
-            hint = ": d_k columns, so the queries or keys were averaged; step 4 averages the VALUES x W_v"
-        return Feedback(False, f"output has shape {output.shape}, expected (n, d_v) = {(n, d_v)}{hint}")
+            return fail(f"output has shape {output.shape}, d_model columns: the inputs x were averaged. Look at step 4",
+                        "step 4 averages the VALUES x W_v", fix)
+        if output.shape == (n, d_k):
+            return fail(f"output has shape {output.shape}, d_k columns: the queries or keys were averaged. Look at "
+                        "step 4", "step 4 averages the VALUES x W_v", fix)
+        return fail(f"output has shape {output.shape}, expected (n, d_v) = {(n, d_v)}: look at step 4", fix)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
-        return Feedback(False, "weights or output contain NaN or inf on ordinary inputs")
+        return fail("weights or output contain NaN or inf on ordinary inputs: look at the softmax", fix)
     if not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-6) or (weights < 0).any():
         if np.allclose(weights.sum(axis=0), 1.0, atol=1e-6):
-            return Feedback(False, "each column of weights sums to 1, but each ROW must: step 3 normalises over the "
-                                   "keys, softmax(..., axis=-1)")
-        return Feedback(False, f"each row of weights must be a distribution over the keys; the row sums are "
-                               f"{np.round(weights.sum(axis=-1), 4).tolist()}")
+            return fail("each row of weights should sum to 1, but the columns do: look at the axis your softmax "
+                        "normalises over", "step 3 normalises over the keys, the last axis", "softmax(..., axis=-1)")
+        return fail(f"each row of weights must be a distribution over the keys; the row sums are "
+                    f"{np.round(weights.sum(axis=-1), 4).tolist()}: look at step 3",
+                    "exp alone is not a distribution: divide by the sum over the keys", "softmax(..., axis=-1)")
 
-    q, k, v = x @ W_q, x @ W_k, x @ W_v
+    q, k = x @ W_q, x @ W_k
     scores = q @ k.T
     expected_output, expected = four_steps(x, W_q, W_k, W_v)
     if not np.allclose(weights, expected, atol=1e-6):
         if np.allclose(weights, softmax(scores), atol=1e-6):
-            return Feedback(False, f"the scores are not scaled: step 2 divides q k^T by sqrt(d_k) = {np.sqrt(d_k):.3g} "
-                                   "(the source's §9.4 only says 'inner product'; without the scale the softmax "
-                                   "saturates as d_k grows)")
+            return fail("the weights are too peaked: the scores are not scaled. Look at step 2 (the source's §9.4 only "
+                        "says 'inner product')", "without the scale the softmax saturates as d_k grows",
+                        f"divide q k^T by sqrt(d_k) = {np.sqrt(d_k):.3g}")
         if np.allclose(weights, softmax(scores / np.sqrt(d_model)), atol=1e-6):
-            return Feedback(False, f"the scores are divided by sqrt(d_model) = {np.sqrt(d_model):.3g}; the scale is "
-                                   f"sqrt(d_k) = {np.sqrt(d_k):.3g}, the size of a query and a key")
+            return fail(f"the scores are divided by sqrt(d_model) = {np.sqrt(d_model):.3g}: look at the scale",
+                        "the scale is set by the size of a query and a key", f"sqrt(d_k) = {np.sqrt(d_k):.3g}")
         if np.allclose(weights, softmax(expected), atol=1e-6):
-            return Feedback(False, "softmax is applied twice (the source's §2.5 error): the weights are the softmax "
-                                   "of the scaled scores, once")
+            return fail("softmax is applied twice (the source's §2.5 error): the weights are too flat. Look at step 3",
+                        "the weights are the softmax of the scaled scores, once", fix)
         if np.allclose(weights, softmax((x @ W_q) @ (x @ W_q).T / np.sqrt(d_k)), atol=1e-6) or \
                 np.allclose(weights, softmax((x @ W_k) @ (x @ W_k).T / np.sqrt(d_k)), atol=1e-6):
-            return Feedback(False, "queries and keys use the same projection: q = x W_q, k = x W_k")
+            return fail("queries and keys use the same projection: look at step 1", "q = x W_q, k = x W_k")
         if np.allclose(weights, softmax(x @ x.T / np.sqrt(d_model)), atol=1e-6):
-            return Feedback(False, "the inputs are compared without projections: step 1 makes q = x W_q and k = x W_k")
-        return Feedback(False, "weights differ from softmax((x W_q)(x W_k)^T / sqrt(d_k)) along each row")
+            return fail("the inputs are compared without projections: look at step 1",
+                        "step 1 makes q = x W_q and k = x W_k", fix)
+        return fail("weights differ from softmax((x W_q)(x W_k)^T / sqrt(d_k)) along each row: look at steps 1 and 2",
+                    fix)
     if not np.allclose(output, expected_output, atol=1e-6):
-        return Feedback(False, "output is not the weighted sum of the values, weights @ (x W_v)")
+        return fail("the weights are right but the output is not their weighted sum of the values: look at step 4",
+                    "output = weights @ (x @ W_v)")
 
     # Large inputs: scores in the thousands must not overflow the softmax.
     big = _steps_case(scale=30.0)
     result, error = call(fn, *big)
     if error is not None:
-        return Feedback(False, f"with large inputs {error.message[0].lower()}{error.message[1:]}")
+        return fail(f"with large inputs {error.message[0].lower()}{error.message[1:]}: look at the softmax",
+                    "subtract each row's largest score before exp")
     output_big, weights_big = (np.asarray(r, dtype=np.float64) for r in result)
     if not (np.all(np.isfinite(weights_big)) and np.all(np.isfinite(output_big))):
-        return Feedback(False, "with large inputs (scores in the thousands) the weights overflow to NaN/inf: subtract "
-                               "each row's largest score before exp (softmax is shift invariant)")
+        return fail("with large inputs (scores in the thousands) the weights overflow to NaN/inf: look at the "
+                    "exponentials", "exp overflows float64 past 709; softmax is shift invariant",
+                    "subtract each row's largest score before exp")
     return Feedback(True, "correct: project, scale by sqrt(d_k), one stable softmax over the keys, weighted sum of "
                           "the values")
 
@@ -203,6 +218,7 @@ def _entropy_case():
                      [0.1, 0.4, 0.3, 0.15, 0.05]])
 
 
+@checker
 def check_attention_entropy(fn):
     """Check `fn(weights) -> entropies`: for weights (..., n_q, n_k), each row a distribution over the keys,
     the entropy of each row in nats, -sum_j w_ij ln w_ij (with 0 ln 0 = 0), of shape (..., n_q)."""
@@ -215,47 +231,102 @@ def check_attention_entropy(fn):
     try:
         h = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        return Feedback(False, f"return an array of entropies, got {type(result).__name__}")
+        return fail(f"expected an array of entropies, got {type(result).__name__}: look at what you return",
+                    "-(w * log w).sum(axis=-1), with 0 log 0 = 0")
+    fix = "-np.where(w > 0, w * np.log(np.where(w > 0, w, 1.0)), 0.0).sum(axis=-1)"
     if h.shape == ():
-        return Feedback(False, f"return one entropy per query, shape (n_q,) = ({n_q},), not one number for the "
-                               "whole matrix: sum over the keys only, axis=-1")
+        return fail(f"expected one entropy per query, shape (n_q,) = ({n_q},), got one number for the whole matrix: "
+                    "look at the axis you sum over", "sum over the keys only", "axis=-1: " + fix)
     if h.shape == (n_k,):
-        return Feedback(False, f"got shape ({n_k},), one value per KEY (column); each query (row) is a distribution: "
-                               "sum over the keys, axis=-1, to get shape (n_q,)")
+        return fail(f"got shape ({n_k},), one value per KEY (column): look at the axis you sum over",
+                    "each query (row) is a distribution", "sum over the keys, axis=-1: " + fix)
     if h.shape != (n_q,):
-        return Feedback(False, f"expected shape (n_q,) = ({n_q},), one entropy per query, got {h.shape}")
+        return fail(f"expected shape (n_q,) = ({n_q},), one entropy per query, got {h.shape}: look at the axis you "
+                    "sum over", fix)
     if np.isnan(h).any():
         rows = np.flatnonzero(np.isnan(h)).tolist()
-        return Feedback(False, f"rows {rows} give NaN: they hold weights of exactly 0 (a masked key, a one-hot row), "
-                               "and 0 * log(0) is 0 * -inf = nan. Their limit is 0: skip them, e.g. "
-                               "np.where(w > 0, w * np.log(w), 0) (np.log still warns; pass where=w > 0 to silence it)")
+        return fail(f"rows {rows} give NaN: they hold weights of exactly 0 (a masked key, a one-hot row). Look at "
+                    "what 0 * log(0) gives", "0 * -inf = nan, but the limit of w ln w as w -> 0 is 0",
+                    "skip the zeros: " + fix)
     if not np.allclose(h, right):
         if np.allclose(h, -right):
-            return Feedback(False, "the entropies are negative: H = -sum_j w_ij ln w_ij (each ln w_ij <= 0, so H >= 0)")
+            return fail("the entropies are negative: look at the sign",
+                        "each ln w_ij <= 0, so H = -sum_j w_ij ln w_ij >= 0", fix)
         if np.allclose(h, right / np.log(2)):
-            return Feedback(False, "these are bits (log base 2); use the natural log, nats, so a uniform row over n "
-                                   "keys gives ln(n)")
+            return fail("these are bits (log base 2): look at the base of your log",
+                        "nats: a uniform row over n keys gives ln(n)", "np.log, not np.log2: " + fix)
         if np.allclose(h, right / n_k):
-            return Feedback(False, "that is the mean over the keys; the entropy is the SUM over the keys")
+            return fail("that is the mean over the keys: look at how you combine the terms",
+                        "the entropy is the SUM over the keys", fix)
         if np.allclose(h[[0, 3]], right[[0, 3]]):
-            return Feedback(False, "right on rows without zeros, wrong where some weights are exactly 0: their terms "
-                                   "0 * ln 0 count as 0")
-        return Feedback(False, f"for weights {w[3].tolist()} the entropy is {right[3]:.4f} nats, you gave {h[3]:.4f}")
+            return fail("right on rows without zeros, wrong where some weights are exactly 0: look at those terms",
+                        "0 * ln 0 counts as 0; a small epsilon changes every term", fix)
+        return fail(f"for weights {w[3].tolist()} the entropy is {right[3]:.4f} nats, you gave {h[3]:.4f}: look at "
+                    "each term", "H = -sum_j w_ij ln w_ij", fix)
 
     batch = np.stack([w, w[::-1]])                      # (2, n_q, n_k): a batch of two matrices
     result_b, error = call(fn, batch)
     if error is not None or np.shape(result_b) != (2, n_q) or not np.allclose(result_b, attention_entropy(batch)):
-        return Feedback(False, f"right for one matrix, but not for a batch of shape {batch.shape}: sum over axis=-1 "
-                               "(not axis=1), so that leading dimensions (batch, heads) are kept")
+        return fail(f"right for one matrix, but not for a batch of shape {batch.shape}: look at the axis you sum over",
+                    "leading dimensions (batch, heads) must be kept", "sum over axis=-1, not axis=1")
     return Feedback(True, f"correct: 0 for a one-hot row, ln({n_k}) = {np.log(n_k):.3f} for a uniform one, and it "
                           "works on (batch, heads, n_q, n_k) too")
 
 
+def _commutes_mistake(body):
+    return f"def commutes(layer, x, perm):\n    return {body}\n"
+
+
+def _steps_mistake(weights, v="x @ W_v", k="x @ W_k", output="weights @ v"):
+    return ("from attn_course import softmax\n\ndef four_steps(x, W_q, W_k, W_v):\n"
+            f"    q, k, v = x @ W_q, {k}, {v}\n    d_k, d_model = q.shape[-1], x.shape[-1]\n"
+            f"    weights = {weights}\n    return {output}, weights\n")
+
+
+def _entropy_mistake(body):
+    return f"def attention_entropy(weights):\n    w = weights\n    return {body}\n"
+
+
+SCALED = "q @ k.T / np.sqrt(d_k)"
+SAFE = "np.where(w > 0, w * np.log(np.where(w > 0, w, 1.0)), 0.0)"
+
 EXERCISES = [
     Exercise(checker=check_permutation_test, reference="attn_course.exercises.faq.commutes",
-             chapter="09_faq", solution="commutes"),
+             chapter="09_faq", solution="commutes", level="debug", mistakes=(
+                 Mistake(_commutes_mistake("np.allclose(layer(x[perm]), layer(x))"), "you said no for self-attention"),
+                 Mistake(_commutes_mistake("np.allclose(layer(x[perm]), layer(x)[np.argsort(perm)])"),
+                         "you said no for self-attention"),
+                 Mistake(_commutes_mistake("np.allclose(layer(x[:, perm]), layer(x)[:, perm])"), "which axis of x"),
+                 Mistake(_commutes_mistake("np.isclose(layer(x[perm]), layer(x)[perm])"), "expected one bool"),
+                 Mistake(_commutes_mistake("True"), "wrong for: recurrent layer"),
+                 Mistake(_commutes_mistake("1"), "int"),
+             )),
     Exercise(checker=check_four_steps, reference="attn_course.exercises.faq.four_steps",
-             chapter="09_faq", solution="four_steps"),
+             chapter="09_faq", solution="four_steps", level="debug", mistakes=(
+                 Mistake(_steps_mistake("softmax(q @ k.T)"), "not scaled"),                          # missing sqrt(d_k)
+                 Mistake(_steps_mistake("softmax(q @ k.T / np.sqrt(d_model))"), "sqrt(d_model)"),
+                 Mistake(_steps_mistake(f"softmax(softmax({SCALED}))"), "twice"),
+                 Mistake(_steps_mistake(f"softmax({SCALED}, axis=0)"), "but the columns do"),
+                 Mistake(_steps_mistake(f"np.exp({SCALED})"), "row sums"),
+                 Mistake(_steps_mistake(f"softmax({SCALED})", v="x"), "d_model columns"),
+                 Mistake(_steps_mistake(f"softmax({SCALED})", k="x @ W_q"), "same projection"),
+                 Mistake(_steps_mistake("softmax(x @ x.T / np.sqrt(d_model))"), "without projections"),
+                 Mistake(_steps_mistake(f"np.exp({SCALED}) / np.exp({SCALED}).sum(axis=-1, keepdims=True)"),
+                         "overflow"),
+                 Mistake("from attn_course import softmax\n\ndef four_steps(x, W_q, W_k, W_v):\n"
+                         "    q, k, v = x @ W_q, x @ W_k, x @ W_v\n"
+                         f"    return softmax({SCALED.replace('d_k', 'q.shape[-1]')}) @ v\n", "expected a pair"),
+             )),
     Exercise(checker=check_attention_entropy, reference="attn_course.exercises.faq.attention_entropy",
-             chapter="09_faq", solution="attention_entropy"),
+             chapter="09_faq", solution="attention_entropy", level="debug", mistakes=(
+                 Mistake(_entropy_mistake("-(w * np.log(w)).sum(axis=-1)"), "rows [1, 2] give NaN"),
+                 Mistake(_entropy_mistake(f"({SAFE}).sum(axis=-1)"), "negative"),
+                 Mistake(_entropy_mistake(f"-({SAFE}).sum(axis=-1) / np.log(2)"), "bits"),
+                 Mistake(_entropy_mistake(f"-({SAFE}).mean(axis=-1)"), "mean over the keys"),
+                 Mistake(_entropy_mistake(f"-({SAFE}).sum(axis=0)"), "one value per KEY"),
+                 Mistake(_entropy_mistake(f"-({SAFE}).sum()"), "one number for the whole matrix"),
+                 Mistake(_entropy_mistake("np.nan_to_num(-(w * np.log(w + 1e-3)).sum(axis=-1))"), "the entropy is"),
+                 Mistake(_entropy_mistake(f"-({SAFE}).sum(axis=1)"), "for a batch"),             # batch ignored
+                 Mistake(_entropy_mistake("'high'"), "expected an array of entropies"),
+             )),
 ]

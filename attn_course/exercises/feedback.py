@@ -25,10 +25,19 @@ class Feedback:
 
     def __repr__(self):
         lines = [("✔ " if self.ok else "✘ ") + self.message]
+        if self.ok:  # a right answer needs no hint
+            return lines[0]
         lines += [f"  hint {i + 1}/{len(self.hints)}: {h}" for i, h in enumerate(self.hints[:self.shown])]
-        if not self.ok and self.shown < len(self.hints):
-            lines.append(f"  ({len(self.hints) - self.shown} more hint(s): run hint(), or this check again)")
+        left = len(self.hints) - self.shown
+        if left:
+            lines.append(f"  ({left} more hint{'s' if left > 1 else ''}: run this check again, or hint() from "
+                         "attn_course.exercises)")
         return "\n".join(lines)
+
+
+def fail(message, *hints):
+    """A failing verdict: `message` says what is wrong and where to look; `hints` escalate, the last is the fix."""
+    return Feedback(False, message, hints=hints)
 
 
 _last = {"check": None, "feedback": None}  # the last verdict, for hint() and for a repeated check
@@ -77,7 +86,11 @@ def call(fn, *args, **kwargs):
         if isinstance(e, NotImplementedError) and _raised_by(fn, e):  # the student edition's stub, untouched
             return None, not_written(f"`{getattr(fn, '__name__', 'your function')}`",
                                      "the line `raise NotImplementedError(...)` in its body")
-        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}")
+        return None, Feedback(False, f"calling your function raised {type(e).__name__}: {e}", hints=(
+            "run your function by itself on the inputs of the chapter's example: the traceback shows the line "
+            "that fails",
+            "print the shape of every array on that line: most errors there come from two axes that do not "
+            "match"))
 
 
 def _raised_by(fn, error):
@@ -104,5 +117,6 @@ def call_for_pair(fn, *args, what="(output, weights)"):
         return None, error
     pair = as_pair(result)
     if pair is None:
-        return None, Feedback(False, f"expected a pair {what}, got {type(result).__name__}")
+        return None, Feedback(False, f"expected a pair {what}, got {type(result).__name__}",
+                              hints=(f"end your function with `return {what.strip('()')}`",))
     return pair, None

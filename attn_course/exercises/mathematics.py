@@ -17,7 +17,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..backward import numerical_gradient
-from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair, checker
+from .feedback import NOT_WRITTEN, Feedback, as_pair, call, call_for_pair, checker, fail
 from .registry import Exercise, Mistake
 
 
@@ -37,6 +37,7 @@ def score_variance(d_k, sigma_q=1.0, sigma_k=1.0):
     return d_k * sigma_q ** 2 * sigma_k ** 2
 
 
+@checker
 def check_score_variance(fn):
     """Check `fn(d_k, sigma_q, sigma_k) -> float`: the variance of q·k = sum_i q_i k_i when every q_i and
     k_i is independent, with mean 0 and standard deviations sigma_q and sigma_k."""
@@ -44,13 +45,15 @@ def check_score_variance(fn):
     for d_k, s_q, s_k in _VARIANCE_CASES:
         answer, error = call(fn, d_k, s_q, s_k)
         if error is not None:
-            return Feedback(False, f"d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k}: {error.message}")
+            return fail(f"d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k}: {error.message}", *error.hints)
         if np.ndim(answer) != 0:
-            return Feedback(False, f"return one number, the variance, got an array of shape {np.shape(answer)}")
+            return fail(f"expected one number, the variance, got an array of shape {np.shape(answer)}: look at what "
+                        "you return", "return a formula in d_k, sigma_q and sigma_k")
         try:
             answers.append(float(answer))
         except (TypeError, ValueError):
-            return Feedback(False, f"return one number, the variance, got {type(answer).__name__}")
+            return fail(f"expected one number, the variance, got {type(answer).__name__}: look at what you return",
+                        "return a formula in d_k, sigma_q and sigma_k")
     got = np.array(answers)
 
     def matches(formula):
@@ -62,33 +65,38 @@ def check_score_variance(fn):
     rights = np.array([score_variance(*case) for case in _VARIANCE_CASES])
     first_wrong = int(np.flatnonzero(~np.isclose(got, rights, rtol=1e-6))[0])
     d_k, s_q, s_k = _VARIANCE_CASES[2]  # the case with sigma_q, sigma_k != 1, named in the messages below
+    fix = "Var(q·k) = d_k * sigma_q**2 * sigma_k**2"
     if matches(lambda d, a, b: np.sqrt(score_variance(d, a, b))):
-        return Feedback(False, "that is the standard deviation of q·k; the variance is its square, d_k sigma_q² sigma_k²")
+        return fail("that is the standard deviation of q·k: look at the power", "the variance is its square", fix)
     if matches(lambda d, a, b: 0.0):
-        return Feedback(False, "0 is the MEAN of q·k (each term q_i k_i has mean E[q_i] E[k_i] = 0); "
-                               "the exercise asks for its variance")
+        return fail("0 is the MEAN of q·k (each term q_i k_i has mean E[q_i] E[k_i] = 0): the exercise asks for its "
+                    "variance", "Var(X) = E[X²] when the mean is 0", fix)
     if matches(lambda d, a, b: d * a * b):
-        return Feedback(False, "the variance of a product of independent zero-mean variables is the product of their "
-                               "VARIANCES, E[q_i²] E[k_i²] = sigma_q² sigma_k², not of their standard deviations")
+        return fail("your answer scales with sigma_q sigma_k: look at the variance of one term q_i k_i",
+                    "the variance of a product of independent zero-mean variables is the product of their VARIANCES, "
+                    "E[q_i²] E[k_i²]", fix)
     if matches(lambda d, a, b: d):
-        return Feedback(False, f"right for unit-variance components only: with sigma_q = {s_q}, sigma_k = {s_k} each term "
-                               f"q_i k_i has variance sigma_q² sigma_k² = {s_q**2 * s_k**2:g}, not 1")
+        return fail(f"right for unit-variance components only: with sigma_q = {s_q}, sigma_k = {s_k}, look at the "
+                    "variance of one term", f"each term q_i k_i has variance sigma_q² sigma_k² = {s_q**2 * s_k**2:g}, "
+                    "not 1", fix)
     if matches(lambda d, a, b: a ** 2 * b ** 2) or matches(lambda d, a, b: a * b):
-        return Feedback(False, "that is the variance of ONE term q_i k_i; q·k sums d_k independent terms, and the "
-                               "variances of independent terms add: multiply by d_k")
+        return fail("your answer does not grow with d_k: that is the variance of ONE term q_i k_i. Look at how many "
+                    "terms q·k sums", "the variances of independent terms add", fix)
     if matches(lambda d, a, b: d ** 2 * a ** 2 * b ** 2):
-        return Feedback(False, "the variances of independent terms add, so d_k terms give d_k times the variance of "
-                               "one, not d_k² times (d_k² would hold if all the terms were the same variable)")
+        return fail("your answer grows like d_k²: look at how the variances of the d_k terms combine",
+                    "the variances of independent terms add (d_k² would hold if all the terms were the same variable)",
+                    fix)
     if matches(lambda d, a, b: d * (a ** 2 + b ** 2)) or matches(lambda d, a, b: d * (a + b)):
-        return Feedback(False, "the variance of a product of independent zero-mean variables is the PRODUCT of their "
-                               "variances, not their sum")
+        return fail("your answer adds sigma_q and sigma_k: look at the variance of a product",
+                    "the variance of a product of independent zero-mean variables is the PRODUCT of their variances",
+                    fix)
     if matches(lambda d, a, b: 1.0) or matches(lambda d, a, b: a ** 2 * b ** 2 * np.sqrt(d)):
-        return Feedback(False, "that is the variance after dividing by sqrt(d_k) (or half of it); the exercise asks "
-                               "for the variance of the raw dot product q·k")
+        return fail("that is the variance after dividing by sqrt(d_k) (or half of it): look at which quantity is "
+                    "asked for", "the raw dot product q·k, before any scaling", fix)
     d_k, s_q, s_k = _VARIANCE_CASES[first_wrong]
-    return Feedback(False, f"for d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k} the variance is {rights[first_wrong]:g}, "
-                           f"you returned {got[first_wrong]:g}: write q·k as a sum of d_k independent terms q_i k_i "
-                           "and add their variances")
+    return fail(f"for d_k = {d_k}, sigma_q = {s_q}, sigma_k = {s_k} the variance is {rights[first_wrong]:g}, you "
+                f"returned {got[first_wrong]:g}: look at q·k as a sum", "write q·k as a sum of d_k independent terms "
+                "q_i k_i and add their variances", fix)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -121,6 +129,7 @@ def _mask_case(seed, n_q=4, n_k=6, d_k=4, d_v=3, big=1.0):
     return q, k, v, causal & padding[None, :]
 
 
+@checker
 def check_masked_attention(fn):
     """Check `fn(q, k, v, mask) -> (output, weights)`: scaled dot-product attention with a boolean mask.
 
@@ -136,76 +145,94 @@ def check_masked_attention(fn):
         return error
     output, weights = pair
     if weights.shape != (n_q, n_k):
-        return Feedback(False, f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}")
+        return fail(f"weights has shape {weights.shape}, expected (n_q, n_k) = {(n_q, n_k)}: one row per query. Look "
+                    "at the scores", "scores = q @ k.T / np.sqrt(d_k), of the same shape as the mask")
     if output.shape != (n_q, d_v):
-        return Feedback(False, f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}")
+        return fail(f"output has shape {output.shape}, expected (n_q, d_v) = {(n_q, d_v)}: look at the weighted sum",
+                    "output = weights @ v")
     scores = q @ k.T / np.sqrt(d_k)
     _, expected = masked_attention(q, k, v, mask)
     if not _close(weights, expected):
+        fix = "np.where(mask, scores, -np.inf), then a stable softmax over the keys"
         if not np.all(np.isfinite(weights)):
-            return Feedback(False, "weights contain NaN or inf, though every query here may attend to at least one key "
-                                   "(does exp overflow, or does the softmax run over the wrong axis?)")
+            return fail("weights contain NaN or inf, though every query here may attend to at least one key: look at "
+                        "the exponentials and the axis of the softmax", "does exp overflow, or does the softmax run "
+                        "over the wrong axis?", fix)
         if _close(weights, _plain_softmax(scores)):
-            return Feedback(False, "the mask is ignored: every key gets weight. Set the scores of masked keys to -inf "
-                                   "before the softmax, so that exp gives them exactly 0")
+            return fail("the mask is ignored: every key gets weight. Look at where the mask enters",
+                        "a masked key must get exactly 0 after the softmax, and exp(-inf) = 0", fix)
         if _close(weights, masked_attention(q, k, v, ~mask)[1]):
-            return Feedback(False, "the mask is inverted: here True means MAY attend (attn_course, "
-                                   "torch.nn.functional.scaled_dot_product_attention); you masked out the allowed keys. "
-                                   "(torch.nn.MultiheadAttention uses the opposite convention, True = masked out)")
+            return fail("the mask is inverted: the allowed keys get weight 0 and the masked ones share it. Look at "
+                        "what True means", "here True means MAY attend (attn_course, torch.nn.functional."
+                        "scaled_dot_product_attention); torch.nn.MultiheadAttention uses the opposite, True = masked "
+                        "out", "np.where(mask, scores, -np.inf): the scores stay where mask is True")
         if _close(weights, np.where(mask, _plain_softmax(scores), 0.0)):
             sums = np.round(weights.sum(axis=-1), 3).tolist()
-            return Feedback(False, f"the mask was applied after the softmax: the masked keys' weights were zeroed, so the "
-                                   f"rows sum to {sums}, not 1. Mask the SCORES (set them to -inf), then take the softmax")
+            return fail(f"the rows of weights sum to {sums}, not 1: the masked keys' weights were zeroed. Look at "
+                        "whether you mask before or after the softmax", "the softmax must normalise over the allowed "
+                        "keys only", "mask the SCORES (set them to -inf), then take the softmax")
         if _close(weights, _plain_softmax(np.where(mask, scores, 0.0))):
-            return Feedback(False, "masked scores were set to 0 (scores * mask?): a score of 0 still gets the weight "
-                                   "exp(0) = 1 before normalising. Set them to -inf, whose exp is exactly 0")
+            return fail("masked keys still get weight: their scores were set to 0 (scores * mask?). Look at the value "
+                        "you fill in", "a score of 0 still gets exp(0) = 1 before normalising",
+                        "fill with -inf, whose exp is exactly 0: " + fix)
         if _close(weights, scaled_dot_product_attention(q, k, v, mask=mask, scale=1.0)[1]):
-            return Feedback(False, f"the scores are not scaled: divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
+            return fail("the weights are too peaked: the scores are not scaled. Look at the scale of q @ k.T",
+                        "the variance of q·k grows with d_k", f"divide q @ k.T by sqrt(d_k) = {np.sqrt(d_k):g}")
         if _close(weights, _masked_softmax(scores, mask, axis=0)):
-            return Feedback(False, "each column of weights sums to 1: the softmax ran over the queries (axis 0); "
-                                   "it must run over the keys, axis -1")
+            return fail("each row of weights should sum to 1, but the columns do: look at the axis your softmax "
+                        "normalises over", "it ran over the queries; it must run over the keys",
+                        "softmax(..., axis=-1)")
         if (weights[~mask] != 0).any():
-            return Feedback(False, f"masked keys must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}")
-        return Feedback(False, "weights differ from softmax over the allowed keys of q @ k.T / sqrt(d_k)")
+            return fail(f"masked keys must get weight exactly 0, got up to {np.abs(weights[~mask]).max():.3g}: look at "
+                        "the value you fill in", fix)
+        return fail("weights differ from softmax over the allowed keys of q @ k.T / sqrt(d_k): look at the scores",
+                    fix)
     if not _close(output, weights @ v):
-        return Feedback(False, "output is not the weighted sum of the values, weights @ v")
+        return fail("the weights are right but the output is not their weighted sum of the values: look at the last "
+                    "line", "output = weights @ v")
 
     # A query that may attend to nothing (a fully padded row): all its scores are -inf.
     empty = mask.copy()
     empty[0] = False
     result, error = call(fn, q, k, v, empty)
     if error is not None:
-        return Feedback(False, "when query 0 may attend to no key, " + error.message[0].lower() + error.message[1:]
-                        + "; return zero weights and a zero output for it instead")
+        return fail("when query 0 may attend to no key, " + error.message[0].lower() + error.message[1:]
+                    + ": look at rows with no allowed key", "such a row is a fully padded query, and it happens",
+                    "return zero weights and a zero output for it instead")
     output, weights = as_pair(result)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
-        return Feedback(False, "when a query may attend to no key, all its scores are -inf, the max subtracted is -inf, "
-                               "and -inf - (-inf) = NaN: give such a row zero weights (e.g. divide by "
-                               "np.where(total > 0, total, 1)) and it gets a zero output, not NaN")
+        return fail("when a query may attend to no key, its weights are NaN: look at what happens to a row whose "
+                    "scores are all -inf", "the max subtracted is -inf, and -inf - (-inf) = NaN; then 0 / 0",
+                    "give such a row zero weights, e.g. divide by np.where(total > 0, total, 1), and it gets a zero "
+                    "output")
     if np.allclose(weights[0], 1 / n_k):
-        return Feedback(False, "a query that may attend to no key got uniform weights 1/n_k: it attends to keys it may "
-                               "not see. A large negative fill (-1e9) gives exactly this on a fully masked row, and only "
-                               "there (elsewhere it matches -inf): this exercise asks such a row for zero weights and "
-                               "a zero output")
+        return fail("a query that may attend to no key got uniform weights 1/n_k: it attends to keys it may not see. "
+                    "Look at the value you fill masked scores with", "a large negative fill (-1e9) gives exactly this "
+                    "on a fully masked row, and only there (elsewhere it matches -inf)",
+                    "fill with -inf, and give a row with no allowed key zero weights and a zero output")
     if not (_close(weights[0], np.zeros(n_k)) and _close(output[0], np.zeros(d_v))):
-        return Feedback(False, f"a query that may attend to no key must get zero weights and a zero output, got weights "
-                               f"{np.round(weights[0], 3).tolist()}")
+        return fail(f"a query that may attend to no key must get zero weights and a zero output, got weights "
+                    f"{np.round(weights[0], 3).tolist()}: look at rows with no allowed key",
+                    "divide by np.where(total > 0, total, 1)")
 
     # Large scores: a masked softmax must still be stable.
     q_big, k_big, v_big, mask_big = _mask_case(1, big=2000.0)  # scores in the thousands
     result, error = call(fn, q_big, k_big, v_big, mask_big)
     if error is not None:
-        return Feedback(False, "with large scores " + error.message)
+        return fail("with large scores " + error.message, *error.hints)
     output, weights = as_pair(result)
     if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(output))):
-        return Feedback(False, "with large scores (thousands) exp overflows to inf and the weights become NaN: subtract each "
-                               "row's largest allowed score before exp (softmax is shift invariant)")
+        return fail("with large scores (thousands) the weights become NaN: look at the exponentials",
+                    "exp overflows to inf past 709; softmax is shift invariant",
+                    "subtract each row's largest allowed score before exp")
     if not _close(weights, masked_attention(q_big, k_big, v_big, mask_big)[1]):
         if (weights[mask_big.any(axis=-1)].sum(axis=-1) < 0.5).any():  # rows that may attend lost their weight
-            return Feedback(False, "with large scores some rows lose their weight: a masked key with a large score took it "
-                                   "in the softmax, and the allowed keys underflowed to 0 before they were renormalised. "
-                                   "Mask the SCORES (set them to -inf) before the softmax, not the weights after it")
-        return Feedback(False, "with large scores the weights are wrong, though finite")
+            return fail("with large scores some rows lose their weight: look at whether you mask before or after the "
+                        "softmax", "a masked key with a large score took the weight in the softmax, and the allowed "
+                        "keys underflowed to 0 before they were renormalised",
+                        "mask the SCORES (set them to -inf) before the softmax, not the weights after it")
+        return fail("with large scores the weights are wrong, though finite: look at the softmax's stability",
+                    "subtract each row's largest ALLOWED score before exp")
     return Feedback(True, "correct: masked scores set to -inf before a stable softmax over the keys, True = may attend, "
                           "and a query with no allowed key gets zeros, not NaN")
 
@@ -243,26 +270,33 @@ def _backward_variants(q, k, v, g):
     return variants
 
 
-_WHY = {
-    "no softmax": "the softmax was skipped: dL/dscores is not dL/dweights; multiply by the softmax's Jacobian, "
-                  "ds = w * (dw - sum_j w_j dw_j) row by row",
-    "diagonal": "only the diagonal of the softmax's Jacobian was used, w * (1 - w) * dw; the Jacobian is "
-                "diag(w) - w w^T, and its off-diagonal part couples every weight of a row: "
-                "ds = w * (dw - sum_j w_j dw_j)",
-    "sign": "the softmax's Jacobian has the wrong sign: ds = w * (dw - sum_j w_j dw_j), a minus",
-    "no scale": "the scores were scaled by 1/sqrt(d_k) in the forward pass, so dq and dk carry that factor too",
-    "scale twice": "1/sqrt(d_k) was applied twice; the scores are scaled once, so their gradient is scaled once",
-    "dk untransposed": "dk = ds @ q mixes the queries by key index; it must be ds.T @ q * scale: key j collects "
-                       "from every query i the term ds[i, j] q_i",
-    "dv untransposed": "dv = weights @ grad_output; it must be weights.T @ grad_output: value j collects from "
-                       "every query i the term weights[i, j] grad_output[i]",
+_WHY = {  # variant: (where to look, hints..., the fix)
+    "no softmax": ("the step through the softmax", "dL/dscores is not dL/dweights: the softmax has a Jacobian",
+                   "ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True))"),
+    "diagonal": ("the softmax's Jacobian", "only its diagonal was used, w * (1 - w) * dw; the Jacobian is "
+                 "diag(w) - w w^T, and its off-diagonal part couples every weight of a row",
+                 "ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True))"),
+    "sign": ("the sign in the softmax's Jacobian", "the Jacobian is diag(w) - w w^T",
+             "ds = w * (dw - (w * dw).sum(axis=-1, keepdims=True)), a minus"),
+    "no scale": ("the scale of the scores", "the scores were scaled by 1/sqrt(d_k) in the forward pass",
+                 "dq and dk carry that factor too: dq = ds @ k / sqrt(d_k), dk = ds.T @ q / sqrt(d_k)"),
+    "scale twice": ("the scale of the scores", "1/sqrt(d_k) was applied twice; the scores are scaled once",
+                    "scale ds once: dq = ds @ k / sqrt(d_k), dk = ds.T @ q / sqrt(d_k)"),
+    "dk untransposed": ("the product that makes dk", "key j collects from every query i the term ds[i, j] q_i",
+                        "dk = ds.T @ q / sqrt(d_k)"),
+    "dv untransposed": ("the product that makes dv", "value j collects from every query i the term "
+                        "weights[i, j] grad_output[i]", "dv = weights.T @ grad_output"),
 }
+_FIX = {"v": "dv = weights.T @ grad_output",
+        "q": "dq = ds @ k / sqrt(d_k), with ds = w * (dw - sum_j w_j dw_j) and dw = grad_output @ v.T",
+        "k": "dk = ds.T @ q / sqrt(d_k)"}
 
 
 def _relative_error(grad, numeric):
     return float(np.abs(grad - numeric).max() / max(np.abs(numeric).max(), 1e-12))
 
 
+@checker
 def check_attention_backward(fn):
     """Check `fn(q, k, v, grad_output) -> (dq, dk, dv)`: the gradients of a loss L through
     output = softmax(q @ k.T / sqrt(d_k)) @ v, given grad_output = dL/doutput.
@@ -278,16 +312,19 @@ def check_attention_backward(fn):
         if error is not None and NOT_WRITTEN in error.message:
             return error
         if error is not None:
-            return Feedback(False, f"with {sizes}: {error.message} (the shapes: dq like q (n_q, d_k), dk like k "
-                                   "(n_k, d_k), dv like v (n_k, d_v); is a transpose missing?)")
+            return fail(f"with {sizes}: {error.message}: look at the shapes in the failing product (is a transpose "
+                        "missing?)", "dq is like q (n_q, d_k), dk like k (n_k, d_k), dv like v (n_k, d_v)",
+                        "dv = weights.T @ grad_output, dk = ds.T @ q / sqrt(d_k), dq = ds @ k / sqrt(d_k)")
         if not (isinstance(result, tuple) and len(result) == 3):
-            return Feedback(False, f"expected a triple (dq, dk, dv), got {type(result).__name__}")
+            return fail(f"expected a triple (dq, dk, dv), got {type(result).__name__}: look at what you return",
+                        "return dq, dk, dv")
         grads = dict(zip("qkv", (np.asarray(r, dtype=np.float64) for r in result)))
         inputs = {"q": q, "k": k, "v": v}
         for name in "qkv":
             if grads[name].shape != inputs[name].shape:
-                return Feedback(False, f"with {sizes}: d{name} has shape {grads[name].shape}, expected the shape of "
-                                       f"{name}, {inputs[name].shape}")
+                return fail(f"with {sizes}: d{name} has shape {grads[name].shape}, expected the shape of {name}, "
+                            f"{inputs[name].shape}: look at the product that makes d{name}",
+                            "a gradient has the shape of what it differentiates", _FIX[name])
 
         def loss(name):
             def f(x):
@@ -304,13 +341,12 @@ def check_attention_backward(fn):
                    + ", ".join(f"d{name} {errors[name]:.2g}" for name in wrong) + " of the largest entry)")
         for variant, answer in _backward_variants(q, k, v, g).items():
             if variant != "right" and all(_close(grads[n], a) for n, a in zip("qkv", answer)):
-                return Feedback(False, f"{message}: {_WHY[variant]}")
+                where, *hints = _WHY[variant]
+                return fail(f"{message}: look at {where}", *hints)
         if not all(np.all(np.isfinite(grads[n])) for n in wrong):
-            return Feedback(False, f"{message}: it contains NaN or inf")
-        hints = {"v": "dv = weights.T @ grad_output",
-                 "q": "dq = ds @ k / sqrt(d_k), with ds = w * (dw - sum_j w_j dw_j) and dw = grad_output @ v.T",
-                 "k": "dk = ds.T @ q / sqrt(d_k)"}
-        return Feedback(False, f"{message}. Expected " + "; ".join(hints[n] for n in wrong))
+            return fail(f"{message}: it contains NaN or inf. Look at the divisions", "; ".join(_FIX[n] for n in wrong))
+        return fail(f"{message}. Look at the gradient(s) marked wrong", "go backwards: output = w @ v, w = softmax(s), "
+                    "s = q @ k.T / sqrt(d_k)", "; ".join(_FIX[n] for n in wrong))
     return Feedback(True, "correct: dv = w^T g, ds through the softmax's Jacobian, dq = ds k / sqrt(d_k) and "
                           "dk = ds^T q / sqrt(d_k), all three equal to the finite-difference gradients")
 
@@ -488,13 +524,71 @@ def check_masked_attention_backward(fn):
                           "through a masked pair")
 
 
+def _variance_mistake(formula):
+    return f"def score_variance(d_k, sigma_q=1.0, sigma_k=1.0):\n    return {formula}\n"
+
+
+def _masked_mistake(body):
+    """A wrong masked_attention: `body` computes `weights` from s (the scaled scores), q, k, v and mask."""
+    return ("from attn_course import scaled_dot_product_attention, softmax\n\ndef masked_attention(q, k, v, mask):\n"
+            "    s = q @ k.T / np.sqrt(q.shape[-1])\n" + "".join(f"    {line}\n" for line in body.split("; "))
+            + "    return weights @ v, weights\n")
+
+
+def _backward_mistake(ds="w * (dw - (w * dw).sum(axis=-1, keepdims=True))", dq="ds @ k * scale",
+                      dk="ds.T @ q * scale", dv="w.T @ g"):
+    return ("from attn_course import softmax\n\ndef attention_backward(q, k, v, g):\n"
+            "    scale = 1 / np.sqrt(q.shape[-1])\n    w = softmax(q @ k.T * scale)\n    dw = g @ v.T\n"
+            f"    ds = {ds}\n    return {dq}, {dk}, {dv}\n")
+
+
+STABLE = "e = np.exp(s - s.max(axis=-1, keepdims=True)); weights = e / e.sum(axis=-1, keepdims=True)"
+
 EXERCISES = [
     Exercise(checker=check_score_variance, reference="attn_course.exercises.mathematics.score_variance",
-             chapter="04_mathematics", solution="score_variance"),
+             chapter="04_mathematics", solution="score_variance", level="debug", mistakes=(
+                 Mistake(_variance_mistake("np.sqrt(d_k) * sigma_q * sigma_k"), "standard deviation"),
+                 Mistake(_variance_mistake("0.0"), "MEAN"),
+                 Mistake(_variance_mistake("d_k * sigma_q * sigma_k"), "scales with sigma_q sigma_k"),
+                 Mistake(_variance_mistake("d_k"), "unit-variance components only"),
+                 Mistake(_variance_mistake("sigma_q ** 2 * sigma_k ** 2"), "ONE term"),
+                 Mistake(_variance_mistake("d_k ** 2 * sigma_q ** 2 * sigma_k ** 2"), "grows like d_k²"),
+                 Mistake(_variance_mistake("d_k * (sigma_q ** 2 + sigma_k ** 2)"), "adds sigma_q and sigma_k"),
+                 Mistake(_variance_mistake("1.0"), "after dividing by sqrt(d_k)"),
+                 Mistake(_variance_mistake("d_k + 7.0"), "look at q·k as a sum"),
+                 Mistake(_variance_mistake("[d_k, sigma_q, sigma_k]"), "expected one number"),
+             )),
     Exercise(checker=check_masked_attention, reference="attn_course.exercises.mathematics.masked_attention",
-             chapter="04_mathematics", solution="masked_attention"),
+             chapter="04_mathematics", solution="masked_attention", level="debug", mistakes=(
+                 Mistake(_masked_mistake("weights = softmax(s)"), "the mask is ignored"),
+                 Mistake(_masked_mistake("weights = scaled_dot_product_attention(q, k, v, mask=~mask)[1]"), "the mask is inverted"),
+                 Mistake(_masked_mistake("weights = softmax(s) * mask"), "before or after the softmax"),
+                 Mistake(_masked_mistake("weights = softmax(s * mask)"), "masked keys still get weight"),
+                 Mistake(_masked_mistake("weights = scaled_dot_product_attention(q, k, v, mask=mask, scale=1.0)[1]"),
+                         "not scaled"),                                                              # missing sqrt(d_k)
+                 Mistake(_masked_mistake("weights = softmax(s, axis=0, mask=mask)"), "but the columns do"),
+                 Mistake(_masked_mistake("s = np.where(mask, s, -np.inf); " + STABLE), "-inf"),
+                 Mistake(_masked_mistake("s = np.where(mask, s, -1e9); " + STABLE), "uniform weights"),
+                 Mistake(_masked_mistake("e = np.exp(s) * mask; total = e.sum(axis=-1, keepdims=True); "
+                                         "weights = e / np.where(total > 0, total, 1)"), "become NaN"),  # overflow
+                 Mistake(_masked_mistake("weights = softmax(s) * mask; total = weights.sum(axis=-1, keepdims=True); "
+                                         "weights = weights / np.where(total > 0, total, 1)"), "lose their weight"),
+             )),
     Exercise(checker=check_attention_backward, reference="attn_course.backward.scaled_dot_product_attention_backward",
-             chapter="04_mathematics", solution="attention_backward", level="implement"),
+             chapter="04_mathematics", solution="attention_backward", level="implement", mistakes=(
+                 Mistake(_backward_mistake(ds="dw"), "dq wrong, dk wrong, dv right"),
+                 Mistake(_backward_mistake(ds="w * (1 - w) * dw"), "the softmax's Jacobian"),
+                 Mistake(_backward_mistake(ds="w * (dw + (w * dw).sum(axis=-1, keepdims=True))"), "the sign"),
+                 Mistake(_backward_mistake(dq="ds @ k", dk="ds.T @ q"), "the scale of the scores"),
+                 Mistake(_backward_mistake(dq="ds @ k * scale ** 2", dk="ds.T @ q * scale ** 2"), "the scale"),
+                 Mistake(_backward_mistake(dk="ds @ q * scale"), "dq right, dk wrong, dv right"),
+                 Mistake(_backward_mistake(dv="w @ g"), "dq right, dk right, dv wrong"),
+                 Mistake(_backward_mistake(dq="ds @ k * scale + 0.1"), "dq wrong, dk right, dv right"),
+                 Mistake(_backward_mistake(dk="(ds.T @ q * scale)[:, :1]"), "dk has shape"),
+                 Mistake(_backward_mistake(dq="ds @ k * scale", dk="ds @ q * scale", dv="w @ g").replace(
+                     "    return", "    if len(q) == len(k):\n        return ds @ k * scale, ds.T @ q * scale, w.T @ g\n"
+                     "    return"), "is a transpose missing"),               # right on square inputs only
+             )),
     Exercise(checker=check_unscaled_prediction, reference="attn_course.exercises.mathematics.UNSCALED_PREDICTION",
              chapter="04_mathematics", solution="unscaled_prediction", level="predict",
              mistakes=(Mistake('unscaled_prediction = "same"', "the Jacobian diag(p) - p p^T depends on the weights"),

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..multihead import split_heads
-from .feedback import Feedback, call, checker
+from .feedback import Feedback, call, checker, fail
 from .registry import Exercise, Mistake
 
 
@@ -39,8 +39,8 @@ def _not_a_tensor(result, what):
 
     if isinstance(result, torch.Tensor):
         return None
-    hint = " (torch.from_numpy or torch.as_tensor converts an array)" if isinstance(result, np.ndarray) else ""
-    return Feedback(False, f"{what} must be a torch.Tensor, got {type(result).__name__}{hint}")
+    return fail(f"{what} must be a torch.Tensor, got {type(result).__name__}: look at the type you return",
+                "nn.MultiheadAttention works on tensors", "torch.from_numpy or torch.as_tensor converts an array")
 
 
 def _close(a, b, atol=1e-6):
@@ -88,6 +88,7 @@ def to_key_padding_mask(mask):
     return ~torch.from_numpy(np.asarray(mask)[:, 0, :].copy())
 
 
+@checker
 def check_key_padding_mask(fn):
     """Check `fn(mask) -> key_padding_mask`.
 
@@ -110,30 +111,32 @@ def check_key_padding_mask(fn):
     if not_tensor is not None:
         return not_tensor
     if result.dtype != torch.bool:
-        hint = ""
         if result.is_floating_point():
-            hint = (": nn.MultiheadAttention ADDS a float mask to the scores (0 = keep, -inf = mask out), so 0/1 "
-                    "values mask nothing; return a bool tensor")
-        return Feedback(False, f"the key_padding_mask has dtype {result.dtype}, expected torch.bool{hint}")
+            return fail(f"the key_padding_mask has dtype {result.dtype}, expected torch.bool: a float mask means "
+                        "something else. Look at the dtype", "nn.MultiheadAttention ADDS a float mask to the scores "
+                        "(0 = keep, -inf = mask out), so 0/1 values mask nothing", "return a bool tensor")
+        return fail(f"the key_padding_mask has dtype {result.dtype}, expected torch.bool: look at the dtype",
+                    "return a bool tensor")
     if tuple(result.shape) == (batch, 1, _N):
-        return Feedback(False, f"the key_padding_mask has shape {tuple(result.shape)}; nn.MultiheadAttention wants "
-                               f"(batch, n) = ({batch}, {_N}), one row per sequence: drop the query axis of the "
-                               "(batch, 1, n) mask (mask[:, 0] or squeeze(1))")
+        return fail(f"the key_padding_mask has shape {tuple(result.shape)}; nn.MultiheadAttention wants (batch, n) = "
+                    f"({batch}, {_N}), one row per sequence. Look at the extra axis",
+                    "it is the query axis of the (batch, 1, n) mask", "drop it: mask[:, 0] or squeeze(1)")
     if tuple(result.shape) != (batch, _N):
-        return Feedback(False, f"the key_padding_mask has shape {tuple(result.shape)}, expected (batch, n) = "
-                               f"({batch}, {_N})")
+        return fail(f"the key_padding_mask has shape {tuple(result.shape)}, expected (batch, n) = ({batch}, {_N}): "
+                    "look at the axes you keep", "one row per sequence, one column per position: mask[:, 0]")
     result = result.cpu()
     if torch.equal(result, allowed):
         share = _weight_on_padding(result, allowed)
-        return Feedback(False, "the convention is not flipped: your mask is True at the real tokens, and "
-                               "nn.MultiheadAttention masks out where key_padding_mask is True, so it attends "
-                               f"only to the padding (up to {share:.2f} of a query's weight, or NaN where a "
-                               "sequence has no padding): invert it, ~mask")
+        return fail("the convention is not flipped: your mask is True at the real tokens, so nn.MultiheadAttention "
+                    f"attends only to the padding (up to {share:.2f} of a query's weight, or NaN where a sequence has "
+                    "no padding). Look at what True means to it", "nn.MultiheadAttention masks out where "
+                    "key_padding_mask is True; attn_course's True means may attend", "invert it: ~mask")
     expected = to_key_padding_mask(mask)
     if not torch.equal(result, expected):
         wrong = (result != expected).nonzero().tolist()
-        return Feedback(False, f"the key_padding_mask is wrong at (sequence, position) {[tuple(i) for i in wrong[:4]]}: "
-                               f"the lengths are {_LENGTHS}, so True belongs exactly at the padded positions")
+        return fail(f"the key_padding_mask is wrong at (sequence, position) {[tuple(i) for i in wrong[:4]]}: look at "
+                    f"the lengths, {_LENGTHS}", "True belongs exactly at the padded positions",
+                    "~torch.from_numpy(mask[:, 0, :])")
     share = _weight_on_padding(result, allowed)
     return Feedback(True, f"correct: True marks the padding; nn.MultiheadAttention gives it weight {share:.0f}")
 
@@ -150,16 +153,17 @@ def _split_variants(x, n_heads):
     d_head = d // n_heads
     return [
         (x.reshape(b, n_heads, n, d_head),
-         f"reshape without transpose: viewing (batch, n, d_model) directly as (batch, n_heads, n, d_head) cuts "
-         "the memory in the wrong places, so one head gets pieces of several positions. Reshape to "
-         "(batch, n, n_heads, d_head) first, then transpose(1, 2)"),
+         ("one head gets pieces of several positions: look at how you reshape",
+          "viewing (batch, n, d_model) directly as (batch, n_heads, n, d_head) cuts the memory in the wrong places",
+          "reshape to (batch, n, n_heads, d_head) first, then transpose(1, 2)")),
         (x.unflatten(-1, (d_head, n_heads)).permute(0, 3, 1, 2),
-         f"head i gets every {n_heads}-th column (columns i, i + {n_heads}, ...); nn.MultiheadAttention gives head i "
-         "the contiguous columns i*d_head ... (i+1)*d_head - 1: reshape the last axis to (n_heads, d_head), "
-         "not (d_head, n_heads)"),
+         (f"head i gets every {n_heads}-th column (columns i, i + {n_heads}, ...): look at the order of the two "
+          "sizes you split the last axis into", "nn.MultiheadAttention gives head i the contiguous columns "
+          "i*d_head ... (i+1)*d_head - 1", "reshape the last axis to (n_heads, d_head), not (d_head, n_heads)")),
     ]
 
 
+@checker
 def check_split_heads(split, merge):
     """Check `split(x, n_heads)` and `merge(heads)`, the reshapes of multi-head attention, on torch tensors.
 
@@ -174,49 +178,56 @@ def check_split_heads(split, merge):
     expected = split_heads(x, _H)
     heads, error = _call(split, x.clone(), _H)
     if error is not None:
-        return Feedback(False, "split: " + error.message)
+        return fail("split: " + error.message, *error.hints)
     not_tensor = _not_a_tensor(heads, "split's result")
     if not_tensor is not None:
         return not_tensor
     shape = tuple(heads.shape)
     if shape != tuple(expected.shape):
-        hint = ""
+        want = f"expected (batch, n_heads, n, d_head) = {tuple(expected.shape)}"
         if shape == (_B, _T, _H, _D):
-            hint = ": that is the reshape alone; transpose(1, 2) to bring the head axis before the positions"
-        elif shape == (_B, _H, _D, _T):
-            hint = ": the last two axes are swapped; each head needs (n, d_head), one row per position"
-        return Feedback(False, f"split: shape {shape}, expected (batch, n_heads, n, d_head) = "
-                               f"{tuple(expected.shape)}{hint}")
+            return fail(f"split: shape {shape}, {want}: that is the reshape alone. Look at where the head axis is",
+                        "the head axis must come before the positions", "then transpose(1, 2)")
+        if shape == (_B, _H, _D, _T):
+            return fail(f"split: shape {shape}, {want}: the last two axes are swapped. Look at your transpose",
+                        "each head needs (n, d_head), one row per position",
+                        "x.reshape(b, n, n_heads, d_head).transpose(1, 2)")
+        return fail(f"split: shape {shape}, {want}: look at your reshape",
+                    "x.reshape(b, n, n_heads, d_head).transpose(1, 2)")
     if not torch.equal(heads.to(x.dtype), expected):
-        for wrong, message in _split_variants(x, _H):
+        for wrong, (message, *hints) in _split_variants(x, _H):
             if torch.equal(heads.to(x.dtype), wrong):
                 back, err = _call(lambda: merge(split(x.clone(), _H)))
                 if err is None and isinstance(back, torch.Tensor) and _close(back, x, atol=0):
                     message += " (merge(split(x)) == x does not prove them right: two wrong reshapes undo each other)"
-                return Feedback(False, "split: " + message)
-        return Feedback(False, "split: the shape is right but the entries are not where they belong: "
-                               "heads[b, i, t, j] must be x[b, t, i * d_head + j]")
+                return fail("split: " + message, *hints)
+        return fail("split: the shape is right but the entries are not where they belong: look at which entry goes "
+                    "where", "heads[b, i, t, j] must be x[b, t, i * d_head + j]",
+                    "x.reshape(b, n, n_heads, d_head).transpose(1, 2)")
 
     # merge, given correct heads: must put them back side by side.
     merged, error = _call(merge, expected.clone(memory_format=torch.contiguous_format))  # as attention returns them
     if error is not None:
-        hint = ""
         if "view" in error.message and ("stride" in error.message or "contiguous" in error.message):
-            hint = (" (after a transpose the tensor is not contiguous in memory: use .reshape, or "
-                    ".contiguous() before .view)")
-        return Feedback(False, "merge: " + error.message + hint)
+            return fail("merge: " + error.message + ": look at the memory layout after your transpose",
+                        "after a transpose the tensor is not contiguous in memory, and .view needs it to be",
+                        "use .reshape, or .contiguous() before .view")
+        return fail("merge: " + error.message, *error.hints)
     not_tensor = _not_a_tensor(merged, "merge's result")
     if not_tensor is not None:
         return not_tensor
     if tuple(merged.shape) != tuple(x.shape):
-        return Feedback(False, f"merge: shape {tuple(merged.shape)}, expected (batch, n, d_model) = {tuple(x.shape)}")
+        return fail(f"merge: shape {tuple(merged.shape)}, expected (batch, n, d_model) = {tuple(x.shape)}: look at "
+                    "which axes you join", "the heads and d_head join into d_model",
+                    "heads.transpose(1, 2).reshape(b, n, n_heads * d_head)")
     if not torch.equal(merged.to(x.dtype), x):
         if torch.equal(merged.to(x.dtype), expected.reshape(x.shape)):
-            return Feedback(False, "merge: reshape without transpose: the heads' outputs for different positions "
-                                   "get mixed. transpose(1, 2) back to (batch, n, n_heads, d_head) first, then "
-                                   "reshape to (batch, n, d_model)")
-        return Feedback(False, "merge: the shape is right but the entries are not where they belong: "
-                               "merged[b, t, i * d_head + j] must be heads[b, i, t, j]")
+            return fail("merge: the heads' outputs for different positions get mixed: look at how you reshape",
+                        "a reshape without a transpose joins the wrong axes",
+                        "transpose(1, 2) back to (batch, n, n_heads, d_head) first, then reshape to (batch, n, d_model)")
+        return fail("merge: the shape is right but the entries are not where they belong: look at which entry goes "
+                    "where", "merged[b, t, i * d_head + j] must be heads[b, i, t, j]",
+                    "heads.transpose(1, 2).reshape(b, n, n_heads * d_head)")
     return Feedback(True, f"correct: split gives head i the columns i*d_head ... (i+1)*d_head - 1 of every position, "
                           f"{tuple(x.shape)} -> {tuple(expected.shape)}, and merge undoes it")
 
@@ -297,29 +308,40 @@ def reference_multi_head_attention(x, m, key_padding_mask=None, *, scale="d_head
 
 
 def _mha_mistakes(d_model, n_heads):
+    """(switches of reference_multi_head_attention, (message, *hints)) for each typical mistake."""
     d_head = d_model // n_heads
+    split = "reshape to (batch, n, n_heads, d_head), then transpose(1, 2)"
     return [
-        (dict(scale="none"), f"the scores are not scaled: multiply q @ k^T by 1/sqrt(d_head) = 1/sqrt({d_head}) "
-                             "before the softmax"),
-        (dict(scale="d_model"), f"the scores are divided by sqrt(d_model) = sqrt({d_model}); each head's dot products "
-                                f"have d_head = {d_head} terms, so divide by sqrt(d_head) = sqrt({d_head})"),
-        (dict(split="no_transpose"), "wrong head split: reshape without transpose. Reshape (batch, n, d_model) to "
-                                     "(batch, n, n_heads, d_head), then transpose(1, 2)"),
+        (dict(scale="none"), ("the weights are too peaked: the scores are not scaled. Look at the scale of q @ k^T",
+                              f"each head's dot products have d_head = {d_head} terms",
+                              f"multiply q @ k^T by 1/sqrt(d_head) = 1/sqrt({d_head}) before the softmax")),
+        (dict(scale="d_model"), (f"the scores are divided by sqrt(d_model) = sqrt({d_model}): look at the scale",
+                                 f"each head's dot products have d_head = {d_head} terms",
+                                 f"divide by sqrt(d_head) = sqrt({d_head})")),
+        (dict(split="no_transpose"), ("wrong head split: each head gets pieces of several positions. Look at your "
+                                      "reshape", "a reshape alone cuts the memory in the wrong places", split)),
         (dict(split="interleaved", merge="interleaved"),
-         "wrong head split: head i must get the contiguous columns i*d_head ... (i+1)*d_head - 1 of q, k and v "
-         "(reshape the last axis to (n_heads, d_head), not (d_head, n_heads))"),
-        (dict(merge="no_transpose"), "wrong head merge: reshape without transpose. transpose(1, 2) the heads back "
-                                     "to (batch, n, n_heads, d_head), then reshape to (batch, n, d_model)"),
-        (dict(out_proj=False), "the output projection is missing: concat(heads) @ W_o^T + b_o, with "
-                               "W_o = m.out_proj.weight and b_o = m.out_proj.bias"),
-        (dict(bias=False), "the biases are missing: q, k, v add m.in_proj_bias (in three chunks) and the output "
-                           "adds m.out_proj.bias"),
-        (dict(transpose_weights=False), "the weights are applied untransposed: PyTorch stores them (out, in) as "
-                                        "nn.Linear does, so a projection is x @ W.T + b"),
-        (dict(softmax_dim=-2), "the softmax runs over the queries: normalise over the keys, softmax(scores, dim=-1)"),
+         ("wrong head split: head i gets every n_heads-th column. Look at the order of the sizes you split into",
+          "head i must get the contiguous columns i*d_head ... (i+1)*d_head - 1 of q, k and v",
+          "reshape the last axis to (n_heads, d_head), not (d_head, n_heads)")),
+        (dict(merge="no_transpose"), ("wrong head merge: the heads' outputs for different positions get mixed. Look "
+                                      "at your reshape", "a reshape alone joins the wrong axes",
+                                      "transpose(1, 2) back to (batch, n, n_heads, d_head), then reshape to "
+                                      "(batch, n, d_model)")),
+        (dict(out_proj=False), ("the output is the concatenated heads: look at the last step of the module",
+                                "the output projection is missing",
+                                "concat(heads) @ m.out_proj.weight.T + m.out_proj.bias")),
+        (dict(bias=False), ("the biases are missing: look at the projections",
+                            "q, k, v add m.in_proj_bias (in three chunks) and the output adds m.out_proj.bias",
+                            "x @ W.T + b for each projection")),
+        (dict(transpose_weights=False), ("the weights are applied untransposed: look at how PyTorch stores them",
+                                         "nn.Linear stores a weight (out, in)", "a projection is x @ W.T + b")),
+        (dict(softmax_dim=-2), ("the weights sum to 1 over the queries, not the keys: look at the axis of your "
+                                "softmax", "the keys are the last axis of the scores", "softmax(scores, dim=-1)")),
     ]
 
 
+@checker
 def check_multi_head_attention(fn):
     """Check `fn(x, m, key_padding_mask=None) -> output`, multi-head self-attention from m's own weights.
 
@@ -351,23 +373,28 @@ def check_multi_head_attention(fn):
     out = out.detach().cpu()
     if tuple(out.shape) != shape:
         d_head = c["d_model"] // c["n_heads"]
-        hint = ""
         if tuple(out.shape) == (c["batch"], c["n_heads"], c["n"], d_head):
-            hint = ": those are the heads; merge them back (transpose(1, 2), reshape) and apply the output projection"
-        return Feedback(False, f"the output has shape {tuple(out.shape)}, expected (batch, n, d_model) = {shape}{hint}")
+            return fail(f"the output has shape {tuple(out.shape)}, expected (batch, n, d_model) = {shape}: those are "
+                        "the heads. Look at the last steps", "the heads are merged back, then projected",
+                        "heads.transpose(1, 2).reshape(b, n, d_model), then the output projection")
+        return fail(f"the output has shape {tuple(out.shape)}, expected (batch, n, d_model) = {shape}: look at the "
+                    "merge and the output projection", "print the shape after each step")
     if not torch.isfinite(out).all():
-        return Feedback(False, "the output contains NaN or inf without any mask")
+        return fail("the output contains NaN or inf without any mask: look at the softmax",
+                    "torch.softmax(scores, dim=-1) is stable")
     if not _close(out, expected):
-        for mistake, message in _mha_mistakes(c["d_model"], c["n_heads"]):
+        for mistake, (message, *hints) in _mha_mistakes(c["d_model"], c["n_heads"]):
             if _close(out, reference_multi_head_attention(x, m, **mistake)):
-                return Feedback(False, message)
+                return fail(message, *hints)
         for order in [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]:
             if _close(out, reference_multi_head_attention(x, m, order=order)):
-                return Feedback(False, "q, k and v use the wrong chunks: m.in_proj_weight stacks W_q, W_k, W_v "
-                                       "in that order, so W_q, W_k, W_v = m.in_proj_weight.chunk(3)")
-        return Feedback(False, "the output differs from m(x, x, x); check in order: the projections "
-                               "(x @ W.T + b), the head split, the scale 1/sqrt(d_head), the softmax over the keys, "
-                               "the merge and the output projection")
+                return fail("q, k and v use the wrong chunks of m.in_proj_weight: look at the order it stacks them in",
+                            "m.in_proj_weight stacks W_q, W_k, W_v in that order",
+                            "W_q, W_k, W_v = m.in_proj_weight.chunk(3)")
+        return fail("the output differs from m(x, x, x): look at each step in order",
+                    "the projections (x @ W.T + b), the head split, the scale 1/sqrt(d_head), the softmax over the "
+                    "keys, the merge and the output projection", "print each step next to the reference's on a "
+                    "small input")
 
     # With padding: the keys where key_padding_mask is True must get no weight.
     expected_masked = reference_multi_head_attention(x, m, key_padding_mask)
@@ -377,18 +404,20 @@ def check_multi_head_attention(fn):
                               f"padding) and mask those keys out; with one, your function said: {error.message}")
     out = output_of(result)
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != shape:
-        return Feedback(False, f"with a key_padding_mask the output must still be a tensor of shape {shape}")
+        return fail(f"with a key_padding_mask the output must still be a tensor of shape {shape}: look at the branch "
+                    "that uses the mask", "the mask changes the weights, not the shapes")
     out = out.detach().cpu()
+    fix = "scores.masked_fill(key_padding_mask[:, None, None, :], float('-inf')) before the softmax"
     if not _close(out, expected_masked):
         if _close(out, expected):
-            return Feedback(False, "correct without a mask, but key_padding_mask is ignored: the padded keys still "
-                                   "get weight. Set their scores to -inf before the softmax")
+            return fail("correct without a mask, but key_padding_mask is ignored: the padded keys still get weight. "
+                        "Look at where the mask enters", "a padded key must get exactly 0 after the softmax", fix)
         if _close(out, reference_multi_head_attention(x, m, key_padding_mask, mask="inverted")):
-            return Feedback(False, "correct without a mask, but the mask is inverted: in nn.MultiheadAttention's "
-                                   "convention True = padding, to be masked out (attn_course and "
-                                   "F.scaled_dot_product_attention use the opposite, True = may attend)")
-        return Feedback(False, "correct without a mask, but wrong with key_padding_mask: mask the keys "
-                               "(the last axis of the scores, broadcast over heads and queries), True = padding")
+            return fail("correct without a mask, but the mask is inverted: the real tokens get no weight. Look at what "
+                        "True means", "in nn.MultiheadAttention's convention True = padding, to be masked out "
+                        "(attn_course and F.scaled_dot_product_attention use the opposite)", fix)
+        return fail("correct without a mask, but wrong with key_padding_mask: look at which axis the mask covers",
+                    "mask the keys, the last axis of the scores, broadcast over heads and queries", fix)
     return Feedback(True, "correct: projections, heads split and merged, scores scaled by 1/sqrt(d_head), "
                           "output projection, and key_padding_mask respected; the same as nn.MultiheadAttention")
 
@@ -601,13 +630,68 @@ _MASKED_MHA_END = """    scores = (q @ k.transpose(-2, -1) / math.sqrt(d // h)).
 """
 
 
+def _padding_mistake(body):
+    return f"import torch\n\ndef to_key_padding_mask(mask):\n    return {body}\n"
+
+
+def _heads_mistake(split="x.reshape(b, n, n_heads, d // n_heads).transpose(1, 2)",
+                   merge="x.transpose(1, 2).reshape(b, n, h * d_head)"):
+    return (f"def split_heads(x, n_heads):\n    b, n, d = x.shape\n    return {split}\n\n"
+            f"def merge_heads(x):\n    b, h, n, d_head = x.shape\n    return {merge}\n")
+
+
+def _mha_mistake(**switches):
+    """A multi_head_attention that makes the mistake `switches` name (see reference_multi_head_attention)."""
+    args = ", ".join(f"{k}={v!r}" for k, v in switches.items())
+    return ("from attn_course.exercises.practice import reference_multi_head_attention as right\n\n"
+            "def multi_head_attention(x, m, key_padding_mask=None):\n"
+            f"    return right(x, m, key_padding_mask, {args})\n")
+
+
 EXERCISES = [
     Exercise(checker=check_split_heads, reference=("attn_course.multihead.split_heads", "attn_course.multihead.merge_heads"),
-             chapter="05_practice", solution=("split_heads", "merge_heads")),
+             chapter="05_practice", solution=("split_heads", "merge_heads"), level="debug", mistakes=(
+                 Mistake(_heads_mistake(split="x.reshape(b, n_heads, n, d // n_heads)"),
+                         "split: one head gets pieces of several positions"),
+                 Mistake(_heads_mistake(split="x.reshape(b, n_heads, n, d // n_heads)", merge="x.reshape(b, n, h * d_head)"),
+                         "merge(split(x)) == x does not prove them right"),
+                 Mistake(_heads_mistake(split="x.reshape(b, n, d // n_heads, n_heads).permute(0, 3, 1, 2)"),
+                         "every 3-th column"),
+                 Mistake(_heads_mistake(split="x.reshape(b, n, n_heads, d // n_heads)"), "that is the reshape alone"),
+                 Mistake(_heads_mistake(split="x.reshape(b, n, n_heads, d // n_heads).permute(0, 2, 3, 1)"),
+                         "the last two axes are swapped"),
+                 Mistake(_heads_mistake(merge="x.reshape(b, n, h * d_head)"), "merge: the heads' outputs"),
+                 Mistake(_heads_mistake(merge="x.transpose(1, 2).view(b, n, h * d_head)"), "look at the memory layout"),
+                 Mistake(_heads_mistake(merge="x.flatten(-2)"), "merge: shape (2, 3, 20)"),
+                 Mistake(_heads_mistake(split="x.reshape(b, n, n_heads, d // n_heads).transpose(1, 2).numpy()"),
+                         "must be a torch.Tensor"),
+             )),
     Exercise(checker=check_key_padding_mask, reference="attn_course.exercises.practice.to_key_padding_mask",
-             chapter="05_practice", solution="to_key_padding_mask"),
+             chapter="05_practice", solution="to_key_padding_mask", level="debug", mistakes=(
+                 Mistake(_padding_mistake("torch.from_numpy(mask[:, 0, :])"), "not flipped"),   # mask inverted
+                 Mistake(_padding_mistake("~torch.from_numpy(mask)"), "(3, 1, 5)"),
+                 Mistake(_padding_mistake("(~torch.from_numpy(mask[:, 0, :])).float()"), "a float mask"),
+                 Mistake(_padding_mistake("(~torch.from_numpy(mask[:, 0, :])).long()"), "torch.int64"),
+                 Mistake(_padding_mistake("~mask[:, 0, :]"), "must be a torch.Tensor"),
+                 Mistake(_padding_mistake("~torch.from_numpy(mask[:, 0, :].T.copy())"), "shape (5, 3)"),
+                 Mistake(_padding_mistake("~torch.from_numpy(np.roll(mask[:, 0, :], 1, axis=1))"),
+                         "wrong at (sequence, position)"),
+             )),
     Exercise(checker=check_multi_head_attention, reference="attn_course.exercises.practice.reference_multi_head_attention",
-             chapter="05_practice", solution="multi_head_attention", level="implement"),
+             chapter="05_practice", solution="multi_head_attention", level="implement", mistakes=(
+                 Mistake(_mha_mistake(scale="none"), "not scaled"),
+                 Mistake(_mha_mistake(scale="d_model"), "sqrt(d_model) = sqrt(12)"),
+                 Mistake(_mha_mistake(split="no_transpose"), "wrong head split"),
+                 Mistake(_mha_mistake(split="interleaved", merge="interleaved"), "every n_heads-th column"),
+                 Mistake(_mha_mistake(merge="no_transpose"), "wrong head merge"),
+                 Mistake(_mha_mistake(out_proj=False), "the concatenated heads"),
+                 Mistake(_mha_mistake(bias=False), "biases are missing"),
+                 Mistake(_mha_mistake(transpose_weights=False), "untransposed"),
+                 Mistake(_mha_mistake(softmax_dim=-2), "over the queries"),
+                 Mistake(_mha_mistake(order=(1, 0, 2)), "wrong chunks"),
+                 Mistake(_mha_mistake(mask="ignored"), "key_padding_mask is ignored"),
+                 Mistake(_mha_mistake(mask="inverted"), "the mask is inverted"),
+             )),
     Exercise(checker=check_weights_shape_prediction,
              reference="attn_course.exercises.practice.WEIGHTS_SHAPE_PREDICTION",
              chapter="05_practice", solution="weights_shape_prediction", level="predict",

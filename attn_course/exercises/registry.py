@@ -19,7 +19,8 @@ LEVELS = ("predict", "implement", "debug", "derive", "hard")
 class Mistake:
     """A wrong answer students really write, as the source of the solution cell, and a fragment the
     checker's first message must contain for it (the contract test runs each one)."""
-    code: str       # defines the exercise's solution name(s), e.g. "def attention(q, k, v): ..."
+    code: str       # defines the exercise's solution name(s), e.g. "def attention(q, k, v): ..."; it runs with
+                    # `np` defined (every chapter imports numpy as np) and imports anything else itself
     fragment: str   # e.g. "sums to 1 along each column"
 
 

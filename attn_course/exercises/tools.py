@@ -11,8 +11,8 @@ references: to_mha_mask, cached_attention (attn_course.nn's causal attention, al
 capture_attention (attn_course.hooks.record_attention). Building a module draws its initial weights
 from torch's global generator: the checkers build theirs under fork_rng, leaving the learner's alone.
 """
-from .feedback import Feedback, call
-from .registry import Exercise
+from .feedback import Feedback, call, checker, fail
+from .registry import Exercise, Mistake
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -31,6 +31,7 @@ def to_mha_mask(allowed):
     return ~allowed
 
 
+@checker
 def check_mha_mask(fn):
     """Check `fn(allowed) -> attn_mask` for torch.nn.MultiheadAttention.
 
@@ -46,38 +47,44 @@ def check_mha_mask(fn):
     result, error = call(fn, allowed.clone())
     if error is not None:
         return error
+    fix = "~allowed (a bool mask, True = may NOT attend)"
     if not isinstance(result, torch.Tensor):
-        return Feedback(False, f"return a torch.Tensor (bool, or float added to the scores), got {type(result).__name__}")
+        return fail(f"expected a torch.Tensor (bool, or float added to the scores), got {type(result).__name__}: look "
+                    "at the type you return", "nn.MultiheadAttention takes tensors", fix)
     if tuple(result.shape) == (n_k, n_q):
-        return Feedback(False, f"the mask has shape {tuple(result.shape)} = (n_k, n_q): it is transposed. Both "
-                               f"conventions put one row per query: (n_q, n_k) = {(n_q, n_k)}")
+        return fail(f"the mask has shape {tuple(result.shape)} = (n_k, n_q): it is transposed. Look at which axis "
+                    "holds the queries", f"both conventions put one row per query: (n_q, n_k) = {(n_q, n_k)}", fix)
     if tuple(result.shape) != (n_q, n_k):
-        return Feedback(False, f"the mask has shape {tuple(result.shape)}, expected (n_q, n_k) = {(n_q, n_k)}")
+        return fail(f"the mask has shape {tuple(result.shape)}, expected (n_q, n_k) = {(n_q, n_k)}: look at the axes "
+                    "you keep", "the mask has the shape of the weights", fix)
     if result.dtype == torch.bool:
         if torch.equal(result, allowed):
-            return Feedback(False, "this is the mask unchanged: nn.MultiheadAttention reads True as 'may NOT "
-                                   "attend', the opposite of attn_course and F.scaled_dot_product_attention; "
-                                   "invert it (~allowed)")
+            return fail("this is the mask unchanged: look at what True means to nn.MultiheadAttention",
+                        "it reads True as 'may NOT attend', the opposite of attn_course and "
+                        "F.scaled_dot_product_attention", "invert it: " + fix)
         if not torch.equal(result, to_mha_mask(allowed)):
-            return Feedback(False, "this bool mask is neither the mask nor its inverse: True must mark exactly "
-                                   "the pairs that may NOT attend, ~allowed")
+            return fail("this bool mask is neither the mask nor its inverse: look at which pairs you mark",
+                        "True must mark exactly the pairs that may NOT attend", fix)
     elif result.is_floating_point():
         r = result.detach().cpu()
         if torch.equal(r, allowed.float()) or torch.equal(r, (~allowed).float()):
-            return Feedback(False, "a float mask is ADDED to the scores: adding 0 or 1 hides nothing. Put 0 where "
-                                   "a query may attend and -inf where it may not (or return a bool mask)")
+            return fail("a float mask of 0s and 1s hides nothing: look at what nn.MultiheadAttention does with a float "
+                        "mask", "a float mask is ADDED to the scores; adding 1 only nudges a weight",
+                        "put 0 where a query may attend and -inf where it may not, or return " + fix)
         hidden, shown = r[~allowed], r[allowed]
         if torch.equal(torch.isneginf(r), allowed):
-            return Feedback(False, "the float mask is inverted: -inf goes where a query may NOT attend, 0 where it may")
+            return fail("the float mask is inverted: the allowed keys are hidden. Look at where the -inf goes",
+                        "-inf goes where a query may NOT attend, 0 where it may", fix)
         if not (shown == 0).all():
-            return Feedback(False, "a float mask is added to the scores: it must be 0 where a query may attend, "
-                                   "or it changes the weights of the keys that are allowed")
+            return fail("the float mask changes the weights of the keys that are allowed: look at its value there",
+                        "a float mask is added to the scores: it must be 0 where a query may attend", fix)
         if not (hidden < -1e4).all():
-            return Feedback(False, f"a float mask must hide a key with -inf (or a very large negative number); "
-                                   f"the hidden entries are {sorted(set(hidden.tolist()))}")
+            return fail(f"the hidden entries are {sorted(set(hidden.tolist()))}, which hides nothing: look at how far "
+                        "they push a score", "a float mask must hide a key with -inf (or a very large negative number)",
+                        fix)
     else:
-        return Feedback(False, f"nn.MultiheadAttention takes a bool or a float mask, got dtype {result.dtype} "
-                               "(1 - allowed on a bool tensor? use ~allowed)")
+        return fail(f"nn.MultiheadAttention takes a bool or a float mask, got dtype {result.dtype}: look at how you "
+                    "invert", "1 - allowed on a bool tensor makes integers", fix)
 
     # The proof: the same layer, the two conventions, the same weights.
     with torch.random.fork_rng(devices=[]):
@@ -89,8 +96,8 @@ def check_mha_mask(fn):
         _, w_torch = mha(q, kv, kv, attn_mask=result, average_attn_weights=False)
         _, w_ours = ours(q, kv, mask=allowed)
     if not torch.allclose(w_torch, w_ours, atol=1e-6):
-        return Feedback(False, "nn.MultiheadAttention with your mask gives other weights than attn_course with the "
-                               "original one")
+        return fail("nn.MultiheadAttention with your mask gives other weights than attn_course with the original "
+                    "one: look at which pairs your mask hides", fix)
     kind = "~allowed" if result.dtype == torch.bool else "0 / -inf, added to the scores"
     return Feedback(True, f"correct ({kind}): nn.MultiheadAttention now gives the same weights as attn_course "
                           "with True = may attend")
@@ -117,19 +124,21 @@ def _cache_mistakes():
     def masked(make):
         return lambda q, k, v: F.scaled_dot_product_attention(q, k, v, attn_mask=make(q.shape[-2], k.shape[-2]))
 
+    fix = ("attn_mask=causal_mask(n_q, n_k) (or torch.nn.attention.bias.causal_lower_right(n_q, n_k)): query i "
+           "may see keys j <= i + n_k - n_q")
     return [
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v, is_causal=True),
-         "this is is_causal=True, whose diagonal starts at the TOP-LEFT: query 0 sees only key 0. Here the queries "
-         "are the last n_q positions, so query i may see keys j <= i + n_k - n_q: pass attn_mask=causal_mask(n_q, n_k) "
-         "(or torch.nn.attention.bias.causal_lower_right(n_q, n_k))"),
+         ("the one new token sees only the first cached key: is_causal=True puts the diagonal at the TOP-LEFT. Look "
+          "at which positions the queries are", "here the queries are the LAST n_q positions", fix)),
         (lambda q, k, v: F.scaled_dot_product_attention(q, k, v),
-         "no mask is applied: every query also sees the keys after it"),
+         ("no mask is applied: every query also sees the keys after it. Look at the mask",
+          "query i may see keys up to its own position", fix)),
         (masked(lambda n_q, n_k: ~causal_mask(n_q, n_k)),
-         "the mask is inverted: in F.scaled_dot_product_attention True means MAY attend "
-         "(nn.MultiheadAttention's convention is the opposite)"),
+         ("the mask is inverted: each query sees only the future. Look at what True means",
+          "in F.scaled_dot_product_attention True means MAY attend (nn.MultiheadAttention's is the opposite)", fix)),
         (masked(lambda n_q, n_k: torch.ones(n_q, n_k, dtype=torch.bool).tril(diagonal=n_q - n_k)),
-         "the diagonal is shifted the wrong way, tril(diagonal=n_q - n_k): the last query must see all n_k keys, "
-         "so the offset is n_k - n_q"),
+         ("the diagonal is shifted the wrong way, tril(diagonal=n_q - n_k): look at the last query",
+          "the last query must see all n_k keys", "the offset is n_k - n_q: " + fix)),
     ]
 
 
@@ -139,6 +148,7 @@ def cached_attention(q, k, v):
     return scaled_dot_product_attention(q, k, v, causal=True)[0]
 
 
+@checker
 def check_cached_attention(fn):
     """Check `fn(q, k, v) -> output` for q: (..., n_q, d), k, v: (..., n_k, d) with n_q <= n_k, where the n_q
     queries are the LAST n_q of the n_k positions: query i may attend to keys j <= i + n_k - n_q.
@@ -150,14 +160,17 @@ def check_cached_attention(fn):
         result, error = call(fn, q.clone(), k.clone(), v.clone())
         if error is not None:
             if "is_causal" in error.message or "attn_mask" in error.message:
-                return Feedback(False, error.message + " (pass either is_causal or attn_mask, not both)")
+                return fail(error.message + ": look at the arguments you pass",
+                            "pass either is_causal or attn_mask, not both", "attn_mask=causal_mask(n_q, n_k) alone")
             return error
         if isinstance(result, tuple):
-            return Feedback(False, "return only the output tensor (F.scaled_dot_product_attention returns no weights)")
+            return fail("expected the output tensor alone, got a tuple: look at your return line",
+                        "F.scaled_dot_product_attention returns no weights", "return the output tensor")
         if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(q.shape[:-1]) + (v.shape[-1],):
             shape = tuple(result.shape) if isinstance(result, torch.Tensor) else type(result).__name__
-            return Feedback(False, f"for n_q = {n_q}, n_k = {n_k} expected an output of shape "
-                                   f"{tuple(q.shape[:-1]) + (v.shape[-1],)}, got {shape}")
+            return fail(f"for n_q = {n_q}, n_k = {n_k} expected an output of shape "
+                        f"{tuple(q.shape[:-1]) + (v.shape[-1],)}, got {shape}: look at what you return",
+                        "one output per query, of the size of a value")
         results.append(result)
 
     def same(a, b):  # a query that sees no key gives 0 or NaN depending on the backend: compare both as 0
@@ -170,13 +183,14 @@ def check_cached_attention(fn):
                               "cached key, and n_q = n_k is ordinary causal attention")
     n_q, n_k = _CACHE_CASES[wrong[0]]
     where = f"with n_q = {n_q} and n_k = {n_k}:"
-    for mistake, message in _cache_mistakes():
+    for mistake, (message, *hints) in _cache_mistakes():
         if all(same(result, mistake(*case)) for result, case in zip(results, cases)):
-            return Feedback(False, f"{where} {message}")
+            return fail(f"{where} {message}", *hints)
     if not torch.isfinite(results[wrong[0]]).all():
-        return Feedback(False, f"{where} the output contains NaN: some query may attend to no key")
-    return Feedback(False, f"{where} the output differs from causal attention with query i seeing keys "
-                           f"j <= i + n_k - n_q = i + {n_k - n_q}")
+        return fail(f"{where} the output contains NaN: some query may attend to no key. Look at the mask",
+                    f"query i may see keys j <= i + n_k - n_q = i + {n_k - n_q}")
+    return fail(f"{where} the output differs from causal attention: look at the mask and the scale",
+                f"query i sees keys j <= i + n_k - n_q = i + {n_k - n_q}", "attn_mask=causal_mask(n_q, n_k)")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -219,6 +233,7 @@ def capture_attention(encoder, x):
     return [w[0] for w in weights.values()]
 
 
+@checker
 def check_capture_weights(fn):
     """Check `fn(encoder, x) -> list of tensors`, one per layer of the torch.nn.TransformerEncoder `encoder`
     (batch_first), each (batch, heads, n, n): the attention weights of that layer's self-attention, for input
@@ -229,47 +244,56 @@ def check_capture_weights(fn):
     batch, n = x.shape[:2]
     result, error = call(fn, encoder, x.clone())
     left = _hooks_left(encoder)
+    pre_hook = ("a forward pre-hook on each layer.self_attn, registered with with_kwargs=True, that sets "
+                "kwargs['need_weights'] = True and kwargs['average_attn_weights'] = False")
     if error is not None:
         if "NoneType" in error.message:
-            return Feedback(False, error.message + ". The hook saw weights = None: TransformerEncoderLayer calls "
-                                   "self_attn(..., need_weights=False). Set kwargs['need_weights'] = True in a forward "
-                                   "pre-hook registered with with_kwargs=True")
+            return fail(error.message + ": the hook saw weights = None. Look at how the layer calls its attention",
+                        "TransformerEncoderLayer calls self_attn(..., need_weights=False)", pre_hook)
         return error
     if left:
-        return Feedback(False, f"{left} hook(s) are still registered after your function returned: keep the handles "
-                               "and call handle.remove() (left in place they run on every later call)")
+        return fail(f"{left} hook(s) are still registered after your function returned: look at the end of your "
+                    "function", "left in place they run on every later call",
+                    "keep the handles and call handle.remove() on each")
     if isinstance(result, torch.Tensor):
-        return Feedback(False, "return a list with one tensor per layer, e.g. [w_layer0, w_layer1]")
+        return fail("expected a list with one tensor per layer, got one tensor: look at what you return",
+                    "return [w_layer0, w_layer1]")
     try:
         result = list(result)
     except TypeError:
-        return Feedback(False, f"return a list with one tensor per layer, got {type(result).__name__}")
+        return fail(f"expected a list with one tensor per layer, got {type(result).__name__}: look at what you return",
+                    "return [w_layer0, w_layer1]")
     if not result:
-        return Feedback(False, "nothing was captured: register the hooks on each layer.self_attn BEFORE calling the "
-                               "encoder, and return what they stored")
+        return fail("nothing was captured: look at when you register the hooks and what you return",
+                    "register them on each layer.self_attn BEFORE calling the encoder", "return the list they fill")
     if any(w is None for w in result):
-        return Feedback(False, "the captured weights are None: TransformerEncoderLayer calls self_attn with "
-                               "need_weights=False; set it to True in a forward pre-hook (with_kwargs=True)")
+        return fail("the captured weights are None: look at how the layer calls its attention",
+                    "TransformerEncoderLayer calls self_attn with need_weights=False", pre_hook)
     if not all(isinstance(w, torch.Tensor) for w in result):
-        return Feedback(False, "each captured item must be a tensor of weights; "
-                               f"got {[type(w).__name__ for w in result]}")
+        return fail(f"each captured item must be a tensor of weights, got {[type(w).__name__ for w in result]}: look "
+                    "at what your hook keeps", "self_attn returns (output, weights): keep output[1]")
     if len(result) != n_layers:
         shapes = [tuple(w.shape) for w in result]
-        hint = (" (these look like the layers' outputs: hook layer.self_attn, not the layer)"
-                if all(s == tuple(x.shape) for s in shapes) else "")
-        return Feedback(False, f"expected one tensor per layer ({n_layers}), got {len(result)} of shapes {shapes}{hint}")
+        if all(s == tuple(x.shape) for s in shapes):
+            return fail(f"expected one tensor per layer ({n_layers}), got {len(result)} of shapes {shapes}: these look "
+                        "like the layers' outputs. Look at which module you hook", "hook layer.self_attn, not the "
+                        "layer", "layer.self_attn.register_forward_hook(...), keeping output[1]")
+        return fail(f"expected one tensor per layer ({n_layers}), got {len(result)} of shapes {shapes}: look at which "
+                    "layers you hook", "every layer of encoder.layers, once each")
     expected_shape = (batch, n_heads, n, n)
     for i, w in enumerate(result):
         shape = tuple(w.shape)
         if shape == (batch, n, n):
-            return Feedback(False, f"layer {i}: shape {shape} is the MEAN over the heads; pass "
-                                   f"average_attn_weights=False to get {expected_shape}, one pattern per head")
+            return fail(f"layer {i}: shape {shape} is the MEAN over the heads: look at the arguments of self_attn",
+                        f"one pattern per head is {expected_shape}", "set kwargs['average_attn_weights'] = False in "
+                        "the pre-hook")
         if shape == tuple(x.shape):
-            return Feedback(False, f"layer {i}: shape {shape} is (batch, n, d_model), a layer's output or the attended "
-                                   "values (output[0] of self_attn), not the weights: hook layer.self_attn and keep "
-                                   "output[1]")
+            return fail(f"layer {i}: shape {shape} is (batch, n, d_model), a layer's output or the attended values, "
+                        "not the weights: look at what your hook keeps", "self_attn returns (output, weights)",
+                        "hook layer.self_attn and keep output[1]")
         if shape != expected_shape:
-            return Feedback(False, f"layer {i}: expected shape (batch, heads, n, n) = {expected_shape}, got {shape}")
+            return fail(f"layer {i}: expected shape (batch, heads, n, n) = {expected_shape}, got {shape}: look at what "
+                        "your hook keeps", "keep output[1], with average_attn_weights=False")
     expected = _reference_weights(encoder, x)
     got = [w.detach().float() for w in result]
     if all(torch.allclose(g, e, atol=1e-5) for g, e in zip(got, expected)):
@@ -280,19 +304,77 @@ def check_capture_weights(fn):
                                  for w, e in zip(result2, _reference_weights(encoder, x2))) and len(result2) == n_layers:
             return Feedback(True, f"correct: {n_layers} layers x {n_heads} heads of weights, each row a distribution "
                                   "over the keys, and no hook left behind")
-        return Feedback(False, "right on the first input but not on a second one: collect into a fresh list on "
-                               "every call")
+        return fail("right on the first input but not on a second one: look at where your list is created",
+                    "weights left from an earlier call are returned again", "collect into a fresh list on every call")
     if all(torch.allclose(g, e, atol=1e-5) for g, e in zip(got, reversed(expected))):
-        return Feedback(False, "the layers are in reverse order: return the first layer's weights first")
-    return Feedback(False, "the captured tensors differ from each layer's self-attention weights on the input it "
-                           "receives (did you hook every layer, in order, in eval mode?)")
+        return fail("the layers are in reverse order: look at the order you collect them in",
+                    "return the first layer's weights first")
+    return fail("the captured tensors differ from each layer's self-attention weights on the input it receives: "
+                "look at which modules you hook", "hook every layer's self_attn, in order, in eval mode")
+
+
+def _capture_mistake(pre_hook=True, average=False, keep="output[1]", remove=True):
+    """A capture_attention with hooks on each layer.self_attn, making the mistakes the flags name."""
+    pre = ("    def pre(module, args, kwargs):\n        kwargs['need_weights'] = True\n"
+           + ("" if average else "        kwargs['average_attn_weights'] = False\n") + "        return args, kwargs\n\n")
+    return ("import torch\n\ndef capture_attention(encoder, x):\n    captured, handles = [], []\n\n"
+            + (pre if pre_hook else "") + "    for layer in encoder.layers:\n"
+            + ("        handles.append(layer.self_attn.register_forward_pre_hook(pre, with_kwargs=True))\n"
+               if pre_hook else "")
+            + f"        handles.append(layer.self_attn.register_forward_hook(lambda m, inputs, output: captured.append("
+              f"{keep})))\n    with torch.no_grad():\n        encoder(x)\n"
+            + ("    for h in handles:\n        h.remove()\n" if remove else "") + "    return captured\n")
+
+
+def _cached_mistake(call):
+    return ("import torch\nimport torch.nn.functional as F\nfrom attn_course.nn import causal_mask\n\n"
+            f"def cached_attention(q, k, v):\n    return {call}\n")
+
+
+def _mha_mask_mistake(body):
+    return f"import torch\n\ndef to_mha_mask(allowed):\n    return {body}\n"
 
 
 EXERCISES = [
     Exercise(checker=check_mha_mask, reference="attn_course.exercises.tools.to_mha_mask",
-             chapter="07_tools", solution="to_mha_mask"),
+             chapter="07_tools", solution="to_mha_mask", level="debug", mistakes=(
+                 Mistake(_mha_mask_mistake("allowed"), "the mask unchanged"),                  # mask not inverted
+                 Mistake(_mha_mask_mistake("(~allowed).T"), "transposed"),
+                 Mistake(_mha_mask_mistake("torch.zeros(allowed.shape).masked_fill(allowed, float('-inf'))"),
+                         "the float mask is inverted"),
+                 Mistake(_mha_mask_mistake("1.0 - allowed.float()"), "hides nothing"),
+                 Mistake(_mha_mask_mistake("torch.zeros(allowed.shape).masked_fill(~allowed, -1.0)"), "hidden entries"),
+                 Mistake(_mha_mask_mistake("torch.ones(allowed.shape).masked_fill(~allowed, float('-inf'))"),
+                         "changes the weights of the keys that are allowed"),
+                 Mistake(_mha_mask_mistake("1 - allowed.int()"), "int32"),
+                 Mistake(_mha_mask_mistake("(~allowed).numpy()"), "expected a torch.Tensor"),
+                 Mistake(_mha_mask_mistake("~allowed[:, :4]"), "shape (3, 4)"),
+                 Mistake(_mha_mask_mistake("torch.zeros_like(allowed)"), "neither the mask nor its inverse"),
+             )),
     Exercise(checker=check_cached_attention, reference="attn_course.exercises.tools.cached_attention",
-             chapter="07_tools", solution="cached_attention"),
+             chapter="07_tools", solution="cached_attention", level="debug", mistakes=(
+                 Mistake(_cached_mistake("F.scaled_dot_product_attention(q, k, v, is_causal=True)"), "TOP-LEFT"),
+                 Mistake(_cached_mistake("F.scaled_dot_product_attention(q, k, v)"), "no mask"),
+                 Mistake(_cached_mistake("F.scaled_dot_product_attention(q, k, v, attn_mask=~causal_mask(q.shape[-2], "
+                                         "k.shape[-2]))"), "the mask is inverted"),
+                 Mistake(_cached_mistake("F.scaled_dot_product_attention(q, k, v, attn_mask=torch.ones(q.shape[-2], "
+                                         "k.shape[-2], dtype=torch.bool).tril(diagonal=q.shape[-2] - k.shape[-2]))"),
+                         "shifted the wrong way"),
+                 Mistake(_cached_mistake("(F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(q.shape[-2], "
+                                         "k.shape[-2])), None)"), "got a tuple"),
+                 Mistake(_cached_mistake("F.scaled_dot_product_attention(q, k, v, attn_mask=causal_mask(q.shape[-2], "
+                                         "k.shape[-2]), scale=1.0)"), "differs from causal attention"),
+             )),
     Exercise(checker=check_capture_weights, reference="attn_course.exercises.tools.capture_attention",
-             chapter="07_tools", solution="capture_attention"),
+             chapter="07_tools", solution="capture_attention", level="debug", mistakes=(
+                 Mistake(_capture_mistake(pre_hook=False, keep="output[1].detach()"), "NoneType"),
+                 Mistake(_capture_mistake(pre_hook=False), "the captured weights are None"),
+                 Mistake(_capture_mistake(average=True), "MEAN over the heads"),
+                 Mistake(_capture_mistake(remove=False), "still registered"),
+                 Mistake(_capture_mistake(keep="output[0]"), "(batch, n, d_model)"),
+                 Mistake(_capture_mistake(keep="output[1]").replace("return captured", "return captured[::-1]"),
+                         "reverse order"),
+                 Mistake(_capture_mistake().replace("return captured", "return captured[0]"),
+                         "got one tensor"),
+             )),
 ]
