@@ -282,9 +282,10 @@ def test_benchmark_rows_json_and_figure(tmp_path, capsys):
     path.write_text(json.dumps(bench.record(rows, "test device", "3.x", ["--n", "20"])))
     record = json.loads(path.read_text())
     assert record["command"] == "python benchmarks/bench_triton.py --n 20" and record["device"] == "test device"
-    axes = ta.plot_benchmark(record, d=16)
+    from attn_course import viz
+    axes = viz.plot_benchmark(record, d=16)
     assert axes.shape == (2, 2) and "test device" in axes[0, 0].figure._suptitle.get_text()
     with pytest.raises(ValueError, match="no results for d = 128"):
-        ta.plot_benchmark(record, d=128)
+        viz.plot_benchmark(record, d=128)
     import matplotlib.pyplot as plt
     plt.close("all")
