@@ -115,7 +115,7 @@ def masks_right(source_lengths, target_lengths, n_source, n_target):
 def masks_modified(**change):
     def fn(source_lengths, target_lengths, n_source, n_target):
         encoder, decoder, cross = masks_right(source_lengths, target_lengths, n_source, n_target)
-        s, t = np.asarray(source_lengths)[:, None, None], np.asarray(target_lengths)[:, None, None]
+        t = np.asarray(target_lengths)[:, None, None]
         j_s, j_t, i_t = np.arange(n_source), np.arange(n_target), np.arange(n_target)[:, None]
         if change.get("no_causal"):
             decoder = np.broadcast_to(j_t < t, decoder.shape)
