@@ -6,14 +6,25 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site site-student test test-quick test-other-cpu execute student dist setup chromium clean
+.PHONY: site site-student test test-quick test-other-cpu lint text execute student dist setup chromium clean
 
 site: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/jupyter-book build . -W --keep-going --all
 	$(BIN)/python scripts/make_slides.py
 
-test: site chromium test-other-cpu
+test: lint site chromium test-other-cpu
 	$(BIN)/python -m pytest
+
+# Pyflakes and syntax errors (pyproject.toml's [tool.ruff]) in the package, scripts, tests, benchmarks and
+# the chapters' code: a second or two.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check attn_course scripts tests benchmarks notebooks
+
+# The chapters' text twins (notebooks/md/*.md, paired in jupytext.toml), rewritten from the notebooks (one
+# way: the .ipynb, executed, is the source of truth; tests/test_text_twins.py checks the twins).
+text: $(VENV)/.installed
+	mkdir -p notebooks/md
+	for nb in notebooks/*.ipynb; do $(BIN)/jupytext --quiet --to md:myst --output notebooks/md/$$(basename $$nb .ipynb).md $$nb || exit 1; done
 
 # The chapters under strict nbval, and the models retrained, as another machine computes them: OpenBLAS's
 # Sandybridge kernels (NumPy), PyTorch's non-vectorised kernels and MKL's and oneDNN's AVX2 code paths, one
@@ -39,6 +50,7 @@ dist: $(VENV)/.installed
 # Re-execute every chapter in place, deterministically, storing outputs and widget state.
 execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
+	$(MAKE) text
 
 # The student edition: student/notebooks/, solutions removed and outputs cleared (see book/instructor_guide.md).
 student: $(VENV)/.installed

@@ -69,6 +69,23 @@ def as_queries_keys(q, k):
     return q, k
 
 
+def attention_inputs(q, k, v, scale):
+    """(q, k, v, scale) checked for attention, every version of it (NumPy, tiled, windowed, the backward pass).
+
+    q: (..., n_q, d_k)  k: (..., n_k, d_k)  v: (..., n_k, d_v), floating, finite, batches that broadcast.
+    scale: a positive number, default 1/sqrt(d_k); returned as a scalar of the arrays' common dtype, so
+    that multiplying by it never changes their precision.
+    """
+    q, k = as_queries_keys(q, k)
+    v = as_float_array(v, "v", min_ndim=2)
+    if k.shape[-2] != v.shape[-2]:
+        raise ValueError(f"k and v must have one value per key: k has {k.shape[-2]} keys (shape {k.shape}), "
+                         f"v has {v.shape[-2]} values (shape {v.shape})")
+    batch_shape((q, "q"), (k, "k"), (v, "v"))
+    scale = 1.0 / np.sqrt(q.shape[-1]) if scale is None else positive(scale, "scale")
+    return q, k, v, np.result_type(q, k, v).type(scale)
+
+
 def batch_shape(*named):
     """The broadcast of the leading (batch) dimensions of (array, name) pairs of shape (..., n, d)."""
     try:
@@ -85,10 +102,52 @@ def has_shape(x, name, shape, meaning):
     return x
 
 
-def positive_int(value, name):
-    """A strictly positive Python int (NumPy integers accepted; bools and floats refused)."""
+def positive_int(value, name, minimum=1):
+    """A Python int >= minimum (default 1: strictly positive); NumPy integers accepted, bools and floats refused."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be a positive integer, got {value!r}")
-    if value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value}")
+    if value < minimum:
+        what = "a positive integer" if minimum == 1 else f"at least {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value}")
     return int(value)
+
+
+def nonnegative_int(value, name):
+    """A Python int >= 0 (a seed, an index); NumPy integers accepted, bools and floats refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative integer, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tensors (the PyTorch models): torch is imported by the caller, so this module still imports without it
+
+def token_ids(ids, name, vocab_size):
+    """Refuse anything but a (batch, n) integer tensor of ids in [0, vocab_size) with n >= 1; returns it as int64."""
+    import torch
+
+    if not isinstance(ids, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
+    if ids.dtype not in (torch.int64, torch.int32):
+        raise TypeError(f"{name} must hold integer token ids (torch.int64), got dtype {ids.dtype}")
+    if ids.dim() != 2 or ids.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (batch, n) with n >= 1 tokens, got shape {tuple(ids.shape)}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{name} must hold ids in [0, {vocab_size}) for this model's vocabulary of {vocab_size} "
+                         f"tokens, got ids from {int(ids.min())} to {int(ids.max())} (a different vocabulary?)")
+    return ids.long()
+
+
+def feature_frames(x, name, d_in):
+    """Refuse anything but a (batch, n, d_in) floating tensor with n >= 1 frames."""
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of features, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor of features, got dtype {x.dtype}")
+    if x.dim() != 3 or x.shape[1] == 0 or x.shape[2] != d_in:
+        raise ValueError(f"{name} must have shape (batch, n, {d_in}) with n >= 1 frames, got shape {tuple(x.shape)}")
+    return x

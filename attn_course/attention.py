@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._checks import as_float_array, as_mask, as_queries_keys, batch_shape, positive
+from ._checks import as_mask, attention_inputs
 from .softmax import softmax_
 
 
@@ -38,34 +38,41 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, causal=False, scale=None
     output: (..., n_q, d_v)  weights: (..., n_q, n_k), each row a distribution over the keys, or all
     zeros for a query that may attend to no key (its output is then zero too, never NaN).
     """
-    q, k = as_queries_keys(q, k)
-    v = as_float_array(v, "v", min_ndim=2)
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have one value per key: k has {k.shape[-2]} keys (shape {k.shape}), "
-                         f"v has {v.shape[-2]} values (shape {v.shape})")
-    batch_shape((q, "q"), (k, "k"), (v, "v"))
-    dtype = np.result_type(q, k, v)
-    n_q, n_k, d_k = q.shape[-2], k.shape[-2], q.shape[-1]
-    scale = 1.0 / np.sqrt(d_k) if scale is None else positive(scale, "scale")
+    q, k, v, scale = attention_inputs(q, k, v, scale)       # arrays, or an error that names the bad argument
+    scores = scaled_scores(q, k, scale)                     # (..., n_q, n_k)   q_i . k_j * scale
+    allowed = allowed_keys(mask, causal, scores.shape)      # (..., n_q, n_k) bool, or None: every key
+    if allowed is not None:
+        np.copyto(scores, -np.inf, where=~allowed)          # exp(-inf) = 0: no weight on a masked key
+    weights = softmax_rows_(scores)                         # (..., n_q, n_k)   softmax over the keys
+    output = weights @ v                                    # (..., n_q, d_v)   the values, averaged
+    return output, weights
 
-    # Scale q, not the scores: n_q * d_k multiplications instead of n_q * n_k.
+
+def scaled_scores(q, k, scale):
+    """q @ k^T * scale, (..., n_q, n_k), or a clear error where a score overflows the dtype.
+
+    q is scaled, not the scores: n_q * d_k multiplications instead of n_q * n_k.
+    |score| <= scale * d_k * max|q| * max|k|: only when that bound does not fit in the dtype can a score
+    overflow to inf (and the softmax turn it into NaN), and only then is a pass over all of them needed.
+    """
     with np.errstate(over="ignore"):  # an overflow is reported just below, with a better message
-        scores = (q * dtype.type(scale)) @ np.swapaxes(k, -1, -2)  # (..., n_q, n_k)
-    # |score| <= scale * d_k * max|q| * max|k|: only when that bound does not fit in the dtype can a score
-    # overflow to inf (and the softmax turn it into NaN), and only then is a pass over all of them needed.
-    bound = scale * d_k * float(np.abs(q).max(initial=0)) * float(np.abs(k).max(initial=0))
+        scores = (q * scale) @ np.swapaxes(k, -1, -2)
+    dtype, d_k = scores.dtype, q.shape[-1]
+    bound = float(scale) * d_k * float(np.abs(q).max(initial=0)) * float(np.abs(k).max(initial=0))
     if bound >= np.finfo(dtype).max and not np.isfinite(scores).all():
         raise ValueError(f"the scores q @ k^T * scale overflow {dtype}: max |q| = {np.abs(q).max():.3g}, "
                          f"max |k| = {np.abs(k).max():.3g}; expected inputs whose products fit in {dtype}")
+    return scores
 
-    allowed = None if mask is None else as_mask(mask, "mask", scores.shape)
+
+def allowed_keys(mask, causal, shape):
+    """The keys each query may attend to, (..., n_q, n_k) bool: `mask` (checked) and, if `causal`, the causal
+    mask; None when every key is allowed (no array is made, and none is applied)."""
+    allowed = None if mask is None else as_mask(mask, "mask", shape)
     if causal:
-        allowed = causal_mask(n_q, n_k) if allowed is None else allowed & causal_mask(n_q, n_k)
-    if allowed is not None:
-        np.copyto(scores, -np.inf, where=~allowed)  # exp(-inf) = 0: no weight on a masked key
-    weights = softmax_rows_(scores)  # in place: the scores are not needed any more
-    output = weights @ v  # (..., n_q, d_v)
-    return output, weights
+        c = causal_mask(shape[-2], shape[-1])
+        allowed = c if allowed is None else allowed & c
+    return allowed
 
 
 BLOCK_BYTES = 2 * 2**20  # rows of scores per task: a few MiB, small enough to stay in the CPU's cache

@@ -19,7 +19,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ._checks import positive_int
+from ._checks import nonnegative_int, positive_int
 
 # ---------------------------------------------------------------------------------------------------
 # Vocabularies and encoding
@@ -59,19 +59,6 @@ def decode(ids, vocab, name="ids"):
     return [vocab[i] for i in ids]
 
 
-def _count(n, name, minimum=1):
-    n = positive_int(n, name)
-    if n < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {n}")
-    return n
-
-
-def _seed(seed):
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise TypeError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Dates: a translation task whose correct alignment is known
 
@@ -104,12 +91,12 @@ def date_split(n_train=4000, n_test=500, seed=0):
 
     No date of the test set is in the training set: the test accuracy measures translation of
     unseen dates."""
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
     n_days = (LAST_DAY - FIRST_DAY).days + 1
     if n_train + n_test > n_days:
         raise ValueError(f"n_train + n_test must be at most {n_days} (the days from {FIRST_DAY} to {LAST_DAY}), "
                          f"got {n_train} + {n_test}")
-    offsets = np.random.default_rng(_seed(seed)).choice(n_days, n_train + n_test, replace=False)
+    offsets = np.random.default_rng(nonnegative_int(seed, "seed")).choice(n_days, n_train + n_test, replace=False)
     dates = [FIRST_DAY + datetime.timedelta(days=int(k)) for k in offsets]
     return _translations(dates[:n_train]), _translations(dates[n_train:])
 
@@ -168,8 +155,8 @@ def sentiment_split(n_train=2000, n_test=500, seed=0):
     """Random reviews, a third each negative, neutral and positive, each a template of
     SENTIMENT_TEMPLATES with its slots filled at random (one or two sentiment words, all of the label's
     polarity, or none in a neutral review). Returns (train, test) Sentiments, padded to SENTIMENT_MAX_LEN."""
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    rng = np.random.default_rng(_seed(seed))
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     sentences = [_sentence(rng) for _ in range(n_train + n_test)]
     data = sentences_to_arrays([s for s, _ in sentences], [y for _, y in sentences], SENTIMENT_MAX_LEN)
     return tuple(Sentiment(*(a[part] for a in data)) for part in (slice(0, n_train), slice(n_train, None)))
@@ -221,12 +208,12 @@ def digits_split(n_test=450, seed=0):
     """scikit-learn's 1797 digits, shuffled with `seed` and split: (train, test) Digits."""
     from sklearn.datasets import load_digits  # imported here: only this function needs scikit-learn
 
-    n_test = _count(n_test, "n_test")
+    n_test = positive_int(n_test, "n_test")
     digits = load_digits()
     n = len(digits.target)
     if n_test >= n:
         raise ValueError(f"n_test must leave some of the {n} images for training, got {n_test}")
-    order = np.random.default_rng(_seed(seed)).permutation(n)
+    order = np.random.default_rng(nonnegative_int(seed, "seed")).permutation(n)
     images = (digits.images / 16.0).astype(np.float32)  # the pixels are counts 0..16
     labels = digits.target.astype(np.int64)
     test, train = order[:n_test], order[n_test:]
@@ -305,13 +292,13 @@ def dtmf_split(n_train=2000, n_test=300, seed=0, n_keys=4, noise=0.5):
     """Recordings of `n_keys` key presses, each 64-160 ms long, separated by 40-120 ms pauses at random
     places in 1.024 s, with Gaussian noise of standard deviation `noise` (each tone has amplitude 0.5 per
     sine). Returns (train, test) Speech; a frame belongs to a key when at least half of it sounds."""
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    n_keys = _count(n_keys, "n_keys")
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    n_keys = positive_int(n_keys, "n_keys")
     if n_keys > 5:
         raise ValueError(f"n_keys must be at most 5 (so the tones fit in {N_SAMPLES / SAMPLE_RATE:.3f} s), got {n_keys}")
     if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not noise >= 0:
         raise ValueError(f"noise must be a non-negative number (a standard deviation), got {noise!r}")
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     n = n_train + n_test
     keys = rng.integers(len(DTMF_KEYS), size=(n, n_keys))
     durations = rng.uniform(0.064, 0.160, (n, n_keys))

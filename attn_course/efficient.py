@@ -17,7 +17,7 @@ attention, whose weights are a different function of the scores). Chapter 8 meas
 """
 import numpy as np
 
-from ._checks import as_float_array, as_queries_keys, batch_shape, positive
+from ._checks import as_queries_keys, attention_inputs, positive_int
 
 # ---------------------------------------------------------------------------------------------------
 # Sliding-window (local) attention
@@ -37,8 +37,7 @@ def band_mask(n, window, *, causal=False):
 
     The mask that makes full attention equal sliding_window_attention (as attn_course's masks: True = may attend).
     """
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int (the sequence length), got {n!r}")
+    n = positive_int(n, "n")
     window = _window(window)
     i, j = np.arange(n)[:, None], np.arange(n)[None, :]
     return (j >= i - window) & (j <= i if causal else j <= i + window)
@@ -51,16 +50,12 @@ def sliding_window_attention(q, k, v, window, *, causal=False, scale=None):
     weights_i = softmax over j in [i - window, i + window] (or [i - window, i] when causal) of q_i·k_j * scale.
     Memory and time O(n · window · d): the (n, n) matrix is never built, only (n, 2 window + 1) scores.
     """
-    q, k = as_queries_keys(q, k)
-    v = as_float_array(v, "v", min_ndim=2)
+    q, k, v, scale = attention_inputs(q, k, v, scale)
     window = _window(window)
     n = q.shape[-2]
     if k.shape[-2] != n or v.shape[-2] != n:
         raise ValueError(f"sliding-window attention relates positions of ONE sequence: q, k and v must have the "
                          f"same length n, got q {q.shape}, k {k.shape}, v {v.shape}")
-    batch_shape((q, "q"), (k, "k"), (v, "v"))
-    dtype = np.result_type(q, k, v)
-    scale = dtype.type(1.0 / np.sqrt(q.shape[-1]) if scale is None else positive(scale, "scale"))
     w = min(window, n - 1)  # a window wider than the sequence sees every key, like full attention
     left, right = w, (0 if causal else w)
 
@@ -106,11 +101,7 @@ def linear_attention(q, k, v, *, causal=False, feature_map=elu_feature_map):
     Equal to linear_attention_weights(q, k) @ v, in O(n d_k d_v) instead of O(n² d). causal: S and z
     summed over j <= i only (n_q == n_k), as a running sum: the recurrent form that gives the paper its title.
     """
-    q, k = as_queries_keys(q, k)
-    v = as_float_array(v, "v", min_ndim=2)
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have one value per key: k has shape {k.shape}, v has shape {v.shape}")
-    batch_shape((q, "q"), (k, "k"), (v, "v"))
+    q, k, v, _ = attention_inputs(q, k, v, None)            # no scale: phi replaces exp(q·k * scale)
     phi_q, phi_k = feature_map(q), feature_map(k)            # (..., n_q, d_k), (..., n_k, d_k)
     if np.any(phi_k < 0) or np.any(phi_q < 0):
         raise ValueError("feature_map must return non-negative features (phi(q)·phi(k) stands in for exp(q·k) > 0)")

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import attention_inputs, positive_int
 
 
 def tiled_attention(q, k, v, *, causal=False, scale=None, block_size=256):
@@ -35,18 +35,10 @@ def tiled_attention(q, k, v, *, causal=False, scale=None, block_size=256):
     causal: query i may attend to key j <= i + (n_k - n_q), as attn_course.causal_mask.
     A query with no key to attend to gets a zero output, as in attn_course.scaled_dot_product_attention.
     """
-    q = as_float_array(q, "q", min_ndim=2)
-    k = as_float_array(k, "k", min_ndim=2)
-    v = as_float_array(v, "v", min_ndim=2)
-    if q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"q and k must share the last dimension d_k: q has shape {q.shape}, k has shape {k.shape}")
-    if k.shape[-2] != v.shape[-2]:
-        raise ValueError(f"k and v must have one value per key: k has shape {k.shape}, v has shape {v.shape}")
-    if not (isinstance(block_size, (int, np.integer)) and block_size > 0):
-        raise ValueError(f"block_size must be a positive integer, got {block_size!r}")
-    dtype = np.result_type(q, k, v)
-    n_q, d_k = q.shape[-2], q.shape[-1]
-    scale = dtype.type(1.0 / np.sqrt(d_k) if scale is None else scale)
+    q, k, v, scale = attention_inputs(q, k, v, scale)  # the checks of every attention in this package
+    block_size = positive_int(block_size, "block_size")
+    dtype = scale.dtype
+    n_q = q.shape[-2]
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     out = np.zeros((*batch, n_q, v.shape[-1]), dtype=dtype)
 

@@ -13,6 +13,9 @@ cross-attention (a decoder reading the encoder) is x_q from one sequence, x_kv f
 
 Vectors are rows, as in the paper's Q W^Q: W_q has shape (d_model, d_model) = (in, out). torch.nn.Linear
 stores the transpose, (out, in); MultiHeadParams.from_torch does that bookkeeping.
+
+project (x W + b) and check_inputs (the validated inputs of multi_head_attention) are public because the
+backward pass (attn_course.backward) computes the same projections from the same checked inputs.
 """
 from dataclasses import dataclass, fields
 

@@ -24,10 +24,7 @@ import math
 import torch
 from torch import nn
 
-
-def default_device():
-    """"cuda" when a CUDA GPU is available, else "cpu"."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
+from ._checks import positive
 
 
 def causal_mask(n_q, n_k=None, device=None):
@@ -62,9 +59,7 @@ def scaled_dot_product_attention(q, k, v, *, mask=None, causal=False, scale=None
         raise ValueError(f"leading (batch) dimensions of q {tuple(q.shape[:-2])}, k {tuple(k.shape[:-2])} "
                          f"and v {tuple(v.shape[:-2])} do not broadcast") from None
     n_q, n_k = q.shape[-2], k.shape[-2]
-    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    if isinstance(scale, bool) or not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else positive(scale, "scale")
 
     scores = (q * scale) @ k.transpose(-2, -1)  # (..., n_q, n_k)
     allowed = None if mask is None else _as_mask(mask, scores.shape, q.device)

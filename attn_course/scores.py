@@ -44,10 +44,11 @@ def general_score(q, k, W):
     return dot_score(q @ W, k)
 
 
-def additive_score(q, k, W_q, W_k, v):
-    """Bahdanau's score v^T tanh(W_q q + W_k k): a one-hidden-layer network on each (query, key) pair.
+def additive_score(q, k, W_q, W_k, w_v):
+    """Bahdanau's score w_v^T tanh(W_q q + W_k k): a one-hidden-layer network on each (query, key) pair.
 
-    q: (..., n_q, d_q)  k: (..., n_k, d_k)  W_q: (d_q, d_a)  W_k: (d_k, d_a)  v: (d_a,)  ->  (..., n_q, n_k)
+    q: (..., n_q, d_q)  k: (..., n_k, d_k)  W_q: (d_q, d_a)  W_k: (d_k, d_a)  w_v: (d_a,)  ->  (..., n_q, n_k)
+    (Bahdanau et al. call the vector v; here v is always the values, so it is w_v.)
     Memory grows as n_q * n_k * d_a: every pair gets its own hidden vector.
     """
     q = as_float_array(q, "q", min_ndim=2)
@@ -56,10 +57,10 @@ def additive_score(q, k, W_q, W_k, v):
     d_a = W_q.shape[-1]
     has_shape(W_q, "W_q", (q.shape[-1], d_a), "(d_q, d_a)")
     W_k = has_shape(as_float_array(W_k, "W_k"), "W_k", (k.shape[-1], d_a), "(d_k, d_a)")
-    v = has_shape(as_float_array(v, "v"), "v", (d_a,), "(d_a,)")
+    w_v = has_shape(as_float_array(w_v, "w_v"), "w_v", (d_a,), "(d_a,)")
     q_a, k_a = as_queries_keys(q @ W_q, k @ W_k)  # projections: (..., n_q, d_a), (..., n_k, d_a)
     hidden = np.tanh(q_a[..., :, None, :] + k_a[..., None, :, :])  # (..., n_q, n_k, d_a)
-    return hidden @ v
+    return hidden @ w_v
 
 
 def cosine_score(q, k, *, eps=1e-8):

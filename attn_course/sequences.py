@@ -15,7 +15,8 @@ from collections import namedtuple
 
 import numpy as np
 
-from .data import _count, _seed, decode, encode
+from ._checks import nonnegative_int, positive_int
+from .data import decode, encode
 
 # ---------------------------------------------------------------------------------------------------
 # Reversal: the alignment is the anti-diagonal
@@ -31,12 +32,12 @@ def reverse_split(n_train=4000, n_test=500, length=8, seed=0):
 
     The test strings are all different from the training strings (and from each other): the test
     accuracy measures reversal of unseen strings, not memory."""
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    length = _count(length, "length", 2)
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    length = positive_int(length, "length", 2)
     if n_train + n_test > 10 ** length // 2:
         raise ValueError(f"n_train + n_test must be at most half of the 10^{length} strings of {length} digits, "
                          f"got {n_train} + {n_test}")
-    rng = np.random.default_rng(_seed(seed))
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     seen, strings = set(), []
     while len(strings) < n_train + n_test:  # rejection of repeats: rare, since n << 10^length
         s = rng.integers(10, size=length)
@@ -93,8 +94,8 @@ def tale(rng, min_lines=2, max_lines=4):
 
 def tales(n_tales, seed=0):
     """`n_tales` tales, one after the other: a list of words (the corpus as text: ' '.join(words))."""
-    rng = np.random.default_rng(_seed(seed))
-    return [w for _ in range(_count(n_tales, "n_tales")) for w in tale(rng)]
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
+    return [w for _ in range(positive_int(n_tales, "n_tales")) for w in tale(rng)]
 
 
 def tale_split(n_train=2000, n_test=200, seed=0):
@@ -102,8 +103,8 @@ def tale_split(n_train=2000, n_test=200, seed=0):
 
     The test tales are generated after the training tales from the same generator: new tales (and new
     lists of words) of the same kind, so the perplexity on them measures the model on unseen text."""
-    n_train, n_test = _count(n_train, "n_train"), _count(n_test, "n_test")
-    rng = np.random.default_rng(_seed(seed))
+    n_train, n_test = positive_int(n_train, "n_train"), positive_int(n_test, "n_test")
+    rng = np.random.default_rng(nonnegative_int(seed, "seed"))
     train = [w for _ in range(n_train) for w in tale(rng)]
     test = [w for _ in range(n_test) for w in tale(rng)]
     return encode(train, TALE_VOCAB, "train"), encode(test, TALE_VOCAB, "test")
@@ -143,18 +144,18 @@ def repeated_tokens(period, vocab_size, seed=0, avoid=()):
 
     In the second half the right next token is always known, and only from the first half: the token
     that followed the previous occurrence of the current one. `avoid`: ids never to draw (e.g. ".")."""
-    period, vocab_size = _count(period, "period", 2), _count(vocab_size, "vocab_size", 2)
+    period, vocab_size = positive_int(period, "period", 2), positive_int(vocab_size, "vocab_size", 2)
     allowed = np.setdiff1d(np.arange(vocab_size), np.asarray(avoid, dtype=np.int64))
     if period > len(allowed):
         raise ValueError(f"period must be at most the {len(allowed)} ids that may be drawn, got {period}")
-    half = np.random.default_rng(_seed(seed)).choice(allowed, period, replace=False)
+    half = np.random.default_rng(nonnegative_int(seed, "seed")).choice(allowed, period, replace=False)
     return np.concatenate([half, half]).astype(np.int64)
 
 
 def induction_targets(period):
     """(2 * period, 2 * period) bool: True at (t, t - period + 1) for t >= period, the key an induction head
     attends to from query t (the token after the previous occurrence of token t); no key for t < period."""
-    period = _count(period, "period", 2)
+    period = positive_int(period, "period", 2)
     targets = np.zeros((2 * period, 2 * period), dtype=bool)
     t = np.arange(period, 2 * period)
     targets[t, t - period + 1] = True

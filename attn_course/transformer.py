@@ -17,29 +17,22 @@ with the layer norm before each sublayer (pre-norm, as attn_course.nn.EncoderBlo
                 generate() continues a prompt greedily or by sampling
 Every forward also returns the attention weights of every layer and head, for the pictures.
 
-Two trained models ship in attn_course/weights/ (plain float32 arrays, .npz):
-    "reverse"   a Transformer that reverses strings of 8 digits (attn_course.sequences.reverse_split)
-    "tales"     a GPT trained on generated parrot tales (attn_course.sequences.tale_split)
-train(name) retrains one from its seed, deterministically (attn_course.models.deterministic: one
-thread, float64); load(name) reads the shipped weights (models.load_weights, allow_pickle=False). Both
-return the model computing in float64, as attn_course.models explains.
+Masks, as everywhere in the package: boolean, True = may attend; `causal` adds the causal mask.
+
+Two trained models ship in attn_course/weights/: "reverse", a Transformer that reverses strings of 8
+digits, and "tales", a GPT trained on generated parrot tales. attn_course.training trains and loads
+them (`training.load("tales")`), attn_course.evaluation measures them, attn_course.readout reads their
+attention, attn_course.viz draws it.
 """
 import math
-import time
 from collections import namedtuple
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
-from . import sequences, viz
-from .models import _int_tokens, deterministic, load_weights, save_weights
+from ._checks import positive_int, token_ids
 from .nn import EncoderBlock, MultiHeadAttention, causal_mask
 from .positional import sinusoidal_encoding
-
-WEIGHTS = Path(__file__).resolve().parent / "weights"
-FILES = {"reverse": "transformer_reverse.npz", "tales": "gpt_tales.npz"}
 
 Attention = namedtuple("Attention", "encoder decoder cross")
 """The weights of an encoder–decoder, one tensor per kind, each (batch, layers, heads, n_queries, n_keys):
@@ -66,7 +59,7 @@ class Embed(nn.Module):
         self.register_buffer("pe", pe if positional else torch.zeros_like(pe), persistent=False)
 
     def forward(self, ids, name="ids"):
-        ids = _int_tokens(ids, name, self.vocab_size)
+        ids = token_ids(ids, name, self.vocab_size)
         if ids.shape[1] > self.max_len:
             raise ValueError(f"{name} has {ids.shape[1]} tokens, more than this model's max_len = {self.max_len} "
                              f"positions")
@@ -80,8 +73,9 @@ class DecoderBlock(nn.Module):
         x = x + cross_attention(norm_2(x), memory)         queries: the target; keys, values: the source
         x = x + feed_forward(norm_3(x))
 
-    forward(x: (B, T, d_model), memory: (B, S, d_model), self_mask=None) -> x, self weights (B, h, T, T),
-    cross weights (B, h, T, S). self_mask: (T, T) bool, True = may attend; default the causal mask."""
+    forward(x: (B, T, d_model), memory: (B, S, d_model), *, mask=None, causal=True) -> x, self weights
+    (B, h, T, T), cross weights (B, h, T, S). mask and causal restrict the self-attention, as in
+    attn_course.nn.EncoderBlock (mask: (T, T) bool, True = may attend); causal by default, as a decoder is."""
 
     def __init__(self, d_model, n_heads, d_ff=None):
         super().__init__()
@@ -91,9 +85,8 @@ class DecoderBlock(nn.Module):
         self.cross_attention = MultiHeadAttention(d_model, n_heads)
         self.feed_forward = nn.Sequential(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Linear(d_ff, d_model))
 
-    def forward(self, x, memory, *, self_mask=None):
-        causal = self_mask is None
-        attended, w_self = self.self_attention(self.norm_1(x), mask=self_mask, causal=causal)  # (B, T, d), (B, h, T, T)
+    def forward(self, x, memory, *, mask=None, causal=True):
+        attended, w_self = self.self_attention(self.norm_1(x), mask=mask, causal=causal)  # (B, T, d), (B, h, T, T)
         x = x + attended
         attended, w_cross = self.cross_attention(self.norm_2(x), memory)                    # (B, T, d), (B, h, T, S)
         x = x + attended
@@ -145,7 +138,7 @@ class Transformer(nn.Module):
 
     def shift_right(self, target):
         """(B, T) -> (B, T): "begin", target[:, 0], ..., target[:, T-2]: what the decoder reads."""
-        target = _int_tokens(target, "target", self.target_vocab)
+        target = token_ids(target, "target", self.target_vocab)
         return torch.cat([torch.full_like(target[:, :1], self.begin), target[:, :-1]], dim=1)
 
     def forward(self, source, target):
@@ -157,8 +150,7 @@ class Transformer(nn.Module):
     def generate(self, source, length):
         """Greedy decoding: `length` steps, each feeding back the most likely token. Returns ids (B, length)
         and the Attention of the last step (by causality the same weights every earlier step computed)."""
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be a positive int, got {length!r}")
+        length = positive_int(length, "length")
         memory, w_enc = self.encode(source)
         out = torch.full((memory.shape[0], 1), self.begin, dtype=torch.long, device=memory.device)  # (B, 1)
         for _ in range(length):
@@ -175,7 +167,8 @@ class GPT(nn.Module):
 
     forward(ids (B, T)) -> logits (B, T, vocab_size): position t predicts token t + 1 from tokens 0..t;
     weights (B, layers, h, T, T). mask: a function n -> (n, n) bool mask, True = may attend (default the
-    causal mask; another one is how a model cheats, see the chapter's exercise)."""
+    causal mask; another one is how a model cheats, see the chapter's exercise): a function, not a
+    tensor, because the model reads sequences of every length up to max_len."""
 
     def __init__(self, vocab_size, d_model=48, n_heads=3, n_layers=2, d_ff=96, max_len=32, positional=True,
                  mask=None):
@@ -201,11 +194,12 @@ class GPT(nn.Module):
         """Continue `ids` (B, T) by n_new tokens: the most likely one each step (temperature 0), or one drawn
         from softmax(logits / temperature) by a CPU generator seeded with `seed`. The model reads at most the
         last max_len tokens. Returns (B, T + n_new) ids."""
-        if isinstance(n_new, bool) or not isinstance(n_new, int) or n_new < 1:
-            raise ValueError(f"n_new must be a positive int, got {n_new!r}")
-        if isinstance(temperature, bool) or not (isinstance(temperature, (int, float)) and temperature >= 0):
+        n_new = positive_int(n_new, "n_new")
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
+            raise TypeError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}")
+        if not temperature >= 0:
             raise ValueError(f"temperature must be a number >= 0 (0: greedy), got {temperature!r}")
-        ids = _int_tokens(ids, "ids", self.vocab_size)
+        ids = token_ids(ids, "ids", self.vocab_size)
         generator = torch.Generator().manual_seed(seed)  # on the CPU: the same draws on every device
         for _ in range(n_new):
             logits = self(ids[:, -self.max_len:])[0][:, -1]                   # (B, V): the next token's
@@ -216,204 +210,3 @@ class GPT(nn.Module):
                 nxt = torch.multinomial(probs, 1, generator=generator).to(ids.device)
             ids = torch.cat([ids, nxt], dim=1)
         return ids
-
-
-# ---------------------------------------------------------------------------------------------------
-# Training: the two recipes, deterministic
-
-Recipe = namedtuple("Recipe", "model data steps batch lr seed")
-RECIPES = {
-    "reverse": Recipe(lambda **kw: Transformer(10, 10, **kw), lambda: sequences.reverse_split(seed=0), 300, 64, 3e-3, 0),
-    # Induction heads appear suddenly, after a plateau whose length varies with the seed: with seed 1 they
-    # have formed after 800 steps, with seed 0 not yet (they have after 1200; measured with
-    # `scripts/train_transformers.py tales --seed 0 --steps 1200`). Seed 1 keeps the training near half a
-    # minute of CPU time.
-    "tales": Recipe(lambda **kw: GPT(len(sequences.TALE_VOCAB), **kw), lambda: sequences.tale_split(seed=0),
-                    800, 32, 5e-3, 1),
-}
-
-
-def _check_name(name):
-    if name not in RECIPES:
-        raise ValueError(f"name must be one of {sorted(RECIPES)}, got {name!r}")
-    return RECIPES[name]
-
-
-def _batch(name, train_data, rng, batch, max_len, device):
-    """One minibatch (inputs, targets): strings and their reversals, or windows of the corpus and the same
-    windows one token later."""
-    if name == "reverse":
-        rows = torch.from_numpy(rng.choice(len(train_data.source), batch, replace=False))
-        return (torch.from_numpy(train_data.source)[rows].to(device),
-                torch.from_numpy(train_data.target)[rows].to(device))
-    starts = rng.integers(0, len(train_data) - max_len - 1, size=batch)
-    windows = torch.from_numpy(np.stack([train_data[s:s + max_len + 1] for s in starts])).to(device)
-    return windows[:, :-1], windows[:, 1:]
-
-
-def loss_of(name, model, x, y):
-    """Mean cross-entropy of the next token (teacher forcing for the encoder–decoder)."""
-    logits = model(x, y)[0] if name == "reverse" else model(x)[0]
-    return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
-
-
-def train(name, seed=None, steps=None, device="cpu", verbose=False, **options):
-    """Train model `name` ("reverse" or "tales") from scratch; options go to the model (e.g. positional=False).
-
-    seed and steps default to the recipe's (RECIPES[name]), which made the shipped weights.
-    Deterministic as attn_course.models.train: torch.manual_seed(seed) for the initial weights, a NumPy
-    generator seeded with `seed` for the minibatches, float64 arithmetic, one thread. Adam with the
-    learning rate constant for 60% of the steps, then falling linearly to zero. Returns the model in
-    float64 holding float32 values (as load() does), in eval mode; its attribute `seconds` holds the training time (wall clock)."""
-    recipe = _check_name(name)
-    steps = recipe.steps if steps is None else steps
-    seed = recipe.seed if seed is None else seed
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    start = time.perf_counter()
-    with deterministic():
-        torch.manual_seed(seed)
-        model = recipe.model(**options).to(device=device, dtype=torch.float64)
-        train_data = recipe.data()[0]
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, 2.5 * (1 - step / steps)))
-        rng = np.random.default_rng(seed)
-        model.train()
-        for step in range(steps):
-            x, y = _batch(name, train_data, rng, recipe.batch, getattr(model, "max_len", 0), device)
-            loss = loss_of(name, model, x, y)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            schedule.step()
-            if verbose and (step + 1) % 100 == 0:
-                print(f"{name}: step {step + 1:4d}  loss {loss.item():.4f}  ({time.perf_counter() - start:.1f} s)")
-    model = model.float().double().eval()  # the shipped weights' float32 values, computed with in float64
-    model.seconds = time.perf_counter() - start
-    return model
-
-
-def load(name, device="cpu"):
-    """Model `name` with its shipped weights (attn_course/weights/), in eval mode, computing in float64."""
-    recipe = _check_name(name)
-    return load_weights(recipe.model(), WEIGHTS / FILES[name]).to(device, torch.float64).eval()
-
-
-def save(name, model):
-    """Write `model`'s weights where load(name) reads them; returns the path."""
-    _check_name(name)
-    path = WEIGHTS / FILES[name]
-    save_weights(model, path)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------------
-# Measuring: accuracy, perplexity, induction
-
-@torch.no_grad()
-def reverse_accuracy(model, part):
-    """(exact, per_token): the share of `part`'s strings reversed entirely right by greedy decoding, and the
-    share of digits right. part: a sequences.Reversal."""
-    device = next(model.parameters()).device
-    predicted, _ = model.generate(torch.from_numpy(part.source).to(device), part.target.shape[1])
-    right = predicted.cpu().numpy() == part.target
-    return float(right.all(axis=1).mean()), float(right.mean())
-
-
-@torch.no_grad()
-def token_losses(model, ids):
-    """(len(ids) - 1,) float64: -log p(ids[k + 1] | the tokens before it), in nats, for every token of the stream
-    `ids` (1-D) but the first. The model reads windows of max_len tokens that slide by max_len // 2, and each
-    token is scored once, in the first window where at least max_len // 2 tokens come before it (or all of
-    them, near the start): no token is predicted from a context cut short by the edge of a window."""
-    ids = torch.as_tensor(np.asarray(ids), device=next(model.parameters()).device)
-    if ids.dim() != 1 or len(ids) < 2:
-        raise ValueError(f"ids must be a 1-D stream of at least 2 token ids, got shape {tuple(ids.shape)}")
-    n = min(model.max_len, len(ids) - 1)
-    stride = max(n // 2, 1)
-    starts = list(range(0, len(ids) - n, stride))                              # windows ids[s : s + n + 1]
-    if starts[-1] + n + 1 < len(ids):
-        starts.append(len(ids) - n - 1)                                       # the last one ends at the end
-    windows = torch.stack([ids[s:s + n + 1] for s in starts])                  # (W, n + 1)
-    losses = []
-    for chunk in windows.split(256):                                           # batches of windows
-        logits = model(chunk[:, :-1])[0]                                       # (b, n, V)
-        losses.append(nn.functional.cross_entropy(logits.transpose(1, 2), chunk[:, 1:], reduction="none"))  # (b, n)
-    losses = torch.cat(losses).double().cpu().numpy()                          # (W, n): window w predicts s_w + 1 + j
-    scored, done = [], 0                                                       # done: tokens 1..done are scored
-    for w, s in enumerate(starts):
-        first = done - s                                                       # index j of token done + 1 in window w
-        scored.append(losses[w, first:])
-        done = s + n
-    return np.concatenate(scored)
-
-
-def perplexity(model, ids):
-    """exp(mean negative log-likelihood per token) of the stream `ids`: see token_losses. 1 is a model that is
-    always sure and right; a uniform guess over V tokens scores V."""
-    return float(np.exp(token_losses(model, ids).mean()))
-
-
-def bigram_perplexity(train_ids, test_ids, vocab_size):
-    """The perplexity on `test_ids` of a bigram model counted on `train_ids` (add-one smoothing): what
-    predicting each token from the one before it alone achieves. A baseline for the language model."""
-    train_ids, test_ids = np.asarray(train_ids), np.asarray(test_ids)
-    counts = np.ones((vocab_size, vocab_size))                                 # add-one: no zero probability
-    np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
-    p = counts / counts.sum(axis=1, keepdims=True)                             # p[a, b] = P(next = b | a)
-    return float(np.exp(-np.log(p[test_ids[:-1], test_ids[1:]]).mean()))
-
-
-Probe = namedtuple("Probe", "tokens weights scores loss_first loss_second")
-"""tokens: (n, 2p) the probe sequences; weights: (n, layers, heads, 2p, 2p); scores: (layers, heads) mean
-induction score; loss_first, loss_second: mean next-token loss (nats) in the first and second half."""
-
-
-@torch.no_grad()
-def induction_probe(model, period=10, n_sequences=20, avoid=range(len(sequences.TALE_WORDS))):
-    """Run `model` (a GPT) on n_sequences sequences of `period` distinct random tokens repeated once
-    (sequences.repeated_tokens with seeds 0, 1, ...; `avoid`: ids never drawn, by default the tales'
-    frame words, so the probe holds only content words in an order no tale has). Returns a Probe.
-
-    An induction head shows up as a high score; a model that copies shows up as a low loss_second:
-    the second half is predictable only by copying from the first."""
-    device = next(model.parameters()).device
-    tokens = np.stack([sequences.repeated_tokens(period, model.vocab_size, seed=s, avoid=avoid)
-                       for s in range(n_sequences)])
-    ids = torch.from_numpy(tokens).to(device)                                  # (n, 2p)
-    logits, weights = model(ids)                                               # (n, 2p, V), (n, L, h, 2p, 2p)
-    nll = nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 1:], reduction="none")  # (n, 2p - 1)
-    weights = weights.cpu().numpy()
-    return Probe(tokens, weights, induction_scores(weights, period).mean(axis=0),
-                 float(nll[:, :period - 1].mean()), float(nll[:, period:].mean()))
-
-
-def induction_scores(weights, period):
-    """weights: (..., layers, heads, 2p, 2p) on a sequence of p random tokens repeated once -> (..., layers,
-    heads): each head's mean weight, over the queries of the second half, on the key an induction head picks
-    (the token after the previous occurrence of the query's token; sequences.induction_targets)."""
-    w = np.asarray(weights)
-    if w.ndim < 4 or w.shape[-2:] != (2 * period, 2 * period):
-        raise ValueError(f"weights must have shape (..., layers, heads, {2 * period}, {2 * period}) for period "
-                         f"{period}, got {w.shape}")
-    t = np.arange(period, 2 * period)
-    return w[..., t, t - period + 1].mean(axis=-1)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Pictures
-
-def cross_attention_view(weights, source_tokens, target_tokens, true_alignment=None):
-    """weights: (layers, heads, T, S), e.g. Attention.cross[i]; a new figure (returned): viz.model_view for the
-    rectangular weights of cross-attention, keys (source) along x, queries (target) down y, the true
-    alignment outlined."""
-    fig = viz.model_view(weights, source_tokens, query_tokens=target_tokens, true_alignment=true_alignment)
-    for ax in fig.axes[:-1]:  # the last axes is the colorbar
-        if ax.get_ylabel():
-            ax.set_ylabel(ax.get_ylabel().replace("query", "target (query)"), fontsize=7)
-        if ax.get_xlabel():
-            ax.set_xlabel("source (key)", fontsize=7)
-    return fig

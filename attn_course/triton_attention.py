@@ -36,6 +36,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from ._checks import positive
+
 try:
     import torch
 except ImportError:  # the NumPy course runs without torch; only calls need it
@@ -250,7 +252,7 @@ def supported_dtypes():
     return (torch.float16, torch.float32) if INTERPRETED else (torch.float16, torch.bfloat16, torch.float32)
 
 
-def _check_inputs(q, k, v, block):
+def _check_inputs(q, k, v, block_size):
     named = {"q": q, "k": k, "v": v}
     for name, x in named.items():
         if not isinstance(x, torch.Tensor):
@@ -288,14 +290,18 @@ def _check_inputs(q, k, v, block):
     if torch.is_grad_enabled() and any(x.requires_grad for x in named.values()):
         raise RuntimeError("flash_attention is the forward pass only and has no backward: call it under "
                            "torch.no_grad(), or train with torch.nn.functional.scaled_dot_product_attention")
-    if block is not None:
-        ok = (isinstance(block, tuple) and len(block) == 2
-              and all(isinstance(b, int) and b >= 16 and b & (b - 1) == 0 for b in block))
-        if not ok:
-            raise ValueError(f"block must be a pair (BLOCK_M, BLOCK_N) of powers of two >= 16, got {block!r}")
+    if block_size is not None:
+        pair = (block_size, block_size) if isinstance(block_size, int) else block_size
+        if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(b, int) for b in pair)):
+            raise TypeError(f"block_size must be an int or a pair (BLOCK_M, BLOCK_N) of ints, got {block_size!r}")
+        if not all(b >= 16 and b & (b - 1) == 0 for b in pair):
+            raise ValueError(f"block_size must be a power of two >= 16, or a pair (BLOCK_M, BLOCK_N) of them, "
+                             f"got {block_size!r}")
+        return pair
+    return None
 
 
-def flash_attention(q, k, v, *, causal=False, scale=None, block=None):
+def flash_attention(q, k, v, *, causal=False, scale=None, block_size=None):
     """softmax(q k^T * scale) v, computed tile by tile by the Triton kernel, never forming the n x n matrix.
 
     q: (batch, heads, n_q, d)  k: (batch, heads, n_k, d)  v: (batch, heads, n_k, d) -> (batch, heads, n_q, d)
@@ -303,16 +309,14 @@ def flash_attention(q, k, v, *, causal=False, scale=None, block=None):
     causal: query i may attend to key j <= i + (n_k - n_q), as attn_course.causal_mask (bottom-right
     aligned; torch's is_causal=True aligns top-left; the two agree when n_q == n_k). A query with no key
     to attend to gets a zero output. scale: default 1/sqrt(d).
-    block: (BLOCK_M, BLOCK_N) tile sizes; default chosen by autotuning on a GPU, INTERPRETER_BLOCK otherwise.
+    block_size: the tiles, BLOCK_M queries by BLOCK_N keys: one int for square tiles (as tiled_attention's
+    block_size) or a pair; default chosen by autotuning on a GPU, INTERPRETER_BLOCK otherwise.
     """
     _require_triton()
-    _check_inputs(q, k, v, block)
+    block = _check_inputs(q, k, v, block_size)
     batch, heads, n_q, d = q.shape
     n_k = k.shape[2]
-    if scale is None:
-        scale = 1.0 / math.sqrt(d)
-    elif not (isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale!r}")
+    scale = 1.0 / math.sqrt(d) if scale is None else positive(scale, "scale")
     q, k, v = (x if x.stride(-1) == 1 else x.contiguous() for x in (q, k, v))  # rows of d numbers, contiguous
     out = torch.zeros(q.shape, dtype=q.dtype, device=q.device)
     if n_q == 0 or n_k == 0:
@@ -334,50 +338,3 @@ def flash_attention(q, k, v, *, causal=False, scale=None, block=None):
             _flash_forward_kernel[grid](*args, BLOCK_M=block_m, BLOCK_N=block_n, num_warps=4, num_stages=2,
                                         **constants)
     return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Measured results: benchmarks/bench_triton.py --json writes them; a chapter draws them on any machine.
-
-METHOD_STYLE = {"triton": ("this kernel (Triton)", "#c0392b", "o-"),
-                "sdpa": ("PyTorch SDPA, flash backend", "#3b528b", "s--"),
-                "plain": ("plain PyTorch (n × n scores)", "0.5", "^:")}
-
-
-def plot_benchmark(record, d=128, axes=None):
-    """Throughput (top) and peak memory (bottom) against n, non-causal (left) and causal (right), for
-    head dimension d, from a record written by benchmarks/bench_triton.py --json. OOM is marked ×.
-    Returns the 2 x 2 array of axes, titled with the device."""
-    import matplotlib.pyplot as plt
-    from . import viz
-
-    rows = [r for r in record["results"] if r["d"] == d]
-    if not rows:
-        have = sorted({r["d"] for r in record["results"]})
-        raise ValueError(f"the record has no results for d = {d}; it has d in {have}")
-    if axes is None:
-        with viz.style():
-            _, axes = plt.subplots(2, 2, figsize=(8, 5.6), sharex=True)
-    for column, causal in enumerate([False, True]):
-        top, bottom = axes[0, column], axes[1, column]
-        for method, (label, colour, fmt) in METHOD_STYLE.items():
-            mine = sorted((r for r in rows if r["method"] == method and r["causal"] == causal), key=lambda r: r["n"])
-            ok = [r for r in mine if r["status"] == "ok"]
-            top.plot([r["n"] for r in ok], [r["tflops"] for r in ok], fmt, color=colour, label=label)
-            measured = [r for r in ok if r["peak_mib"] is not None]  # None: not measured (on a CPU)
-            bottom.plot([r["n"] for r in measured], [r["peak_mib"] / 1024 for r in measured], fmt, color=colour,
-                        label=label)
-            oom = [r["n"] for r in mine if r["status"] == "OOM"]
-            if oom:
-                top.plot(oom, [0] * len(oom), "x", color=colour, markersize=9, clip_on=False, zorder=3,
-                         label=f"{label}: out of memory")
-        heads = sorted({r["heads"] for r in rows})
-        top.set(title=f"{'causal' if causal else 'non-causal'}, d = {d}, heads = {heads[0]}", ylabel="TFLOP/s")
-        bottom.set(xlabel="sequence length n", ylabel="peak memory (GiB)", xscale="log", yscale="log")
-        ns = sorted({r["n"] for r in rows})
-        bottom.set_xticks(ns, [str(n) for n in ns])
-        bottom.minorticks_off()
-        top.set_ylim(bottom=0)
-    axes[0, 0].legend(loc="upper left")
-    axes[0, 0].figure.suptitle(f"float16 on {record['device']} (torch {record['torch']}, triton {record['triton']})")
-    return axes

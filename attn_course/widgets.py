@@ -9,6 +9,10 @@ controls and the last picture.
     explorer.controls   every control, by name (set `.value` to move it from Python)
     explorer.figure     the one matplotlib Figure, kept for the explorer's lifetime
     explorer.drawn()    what the picture shows now, read back from its artists
+
+Every explorer is a subclass of `Explorer`, which does the drawing and the PNG; a new one defines
+`_draw` (build the figure once) and `_update` (move its artists). ExampleExplorer (chapter 6) picks a
+held-out example of a trained model's Result (attn_course.evaluation) and draws it with viz.draw_example.
 """
 import io
 
@@ -23,12 +27,13 @@ from matplotlib.text import Text
 from . import viz
 from ._checks import as_float_array, positive, positive_int
 from .attention import scaled_dot_product_attention
+from .readout import Result
 from .softmax import softmax
 
 DPI = 80  # small PNGs: fast to encode on every event, small in the stored notebook
 
 
-class _Explorer(widgets.VBox):
+class Explorer(widgets.VBox):
     """Builds the figure once (`_draw`); on every control change `_update`s its artists and re-encodes the PNG.
 
     Only the artists passed to `_animate` change, so the rest (axes, ticks, labels: most of the drawing
@@ -137,7 +142,7 @@ def _labels(labels, n, per, default):
 
 # ---------------------------------------------------------------------------------------------------
 
-class SoftmaxExplorer(_Explorer):
+class SoftmaxExplorer(Explorer):
     """One slider per logit and one for the temperature T; bars: softmax(logits / T)."""
 
     def __init__(self, logits, labels=None, temperature=1.0):
@@ -184,7 +189,7 @@ class SoftmaxExplorer(_Explorer):
         return f"SoftmaxExplorer(logits={np.round(self.logits, 2).tolist()}, temperature={self.temperature:.2f})"
 
 
-class WeightedSumExplorer(_Explorer):
+class WeightedSumExplorer(Explorer):
     """Turn the query q (angle, length): weights w = softmax(q·k / √2) change, and the output Σ w_i v_i moves.
 
     keys: (n, 2), values: (n, 2), query: (2,) the starting query (default: the first key).
@@ -250,7 +255,7 @@ class WeightedSumExplorer(_Explorer):
         return f"WeightedSumExplorer(n={len(self.k)}, angle={c['angle'].value:.0f}, length={c['length'].value:.2f})"
 
 
-class ScalingExplorer(_Explorer):
+class ScalingExplorer(Explorer):
     """Why attention divides by √d_k: pick d_k and see the raw scores q·k of unit-variance vectors spread
     out as √d_k (left, against the scaled q·k / √d_k), and softmax over one row of 8 raw scores saturate
     to one-hot while the scaled row stays soft (right).
@@ -321,7 +326,7 @@ class ScalingExplorer(_Explorer):
         return f"ScalingExplorer(d_k={self.controls['d_k'].value}, n_keys={len(self.k_row)})"
 
 
-class MaskExplorer(_Explorer):
+class MaskExplorer(Explorer):
     """Self-attention over `tokens` (seeded random vectors, d_k wide); switch keys off and the causal mask on.
 
     A switched-off key gets weight 0 in every row; a row with no key left is all zeros (see softmax).
@@ -366,7 +371,7 @@ class MaskExplorer(_Explorer):
         return f"MaskExplorer(tokens={len(self.tokens)}, off={off}, causal={self.controls['causal'].value})"
 
 
-class KernelRegressionExplorer(_Explorer):
+class KernelRegressionExplorer(Explorer):
     """Nadaraya–Watson kernel regression (1964) as attention: the prediction at x is a weighted average of
     the training targets y_i, weights = softmax over i of -(x - x_i)² / (2 h²) (a Gaussian kernel).
 
@@ -425,7 +430,7 @@ class KernelRegressionExplorer(_Explorer):
         return f"KernelRegressionExplorer(n_train={len(self.x_train)}, bandwidth={self.controls['h'].value:.2f})"
 
 
-class MultiHeadExplorer(_Explorer):
+class MultiHeadExplorer(Explorer):
     """Pick a head (and a layer): its attention pattern over `tokens` as a heatmap and as bertviz's head view.
 
     weights_heads: (heads, n, n) or (layers, heads, n, n), e.g. the weights of attn_course's multi-head
@@ -477,3 +482,28 @@ class MultiHeadExplorer(_Explorer):
     def __repr__(self):
         layers, heads = self.weights_heads.shape[:2]
         return f"MultiHeadExplorer(layers={layers}, heads={heads}, tokens={len(self.tokens)})"
+
+
+class ExampleExplorer(Explorer):
+    """A slider that picks a held-out example of a Result and redraws its picture (draw_example)."""
+
+    def __init__(self, result, start=0):
+        if not isinstance(result, Result):
+            raise TypeError(f"result must be a Result from evaluation.evaluate, got {type(result).__name__}")
+        n = len(result.truth)
+        if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < n:
+            raise ValueError(f"start must be an example index in [0, {n}), got {start!r}")
+        self.result = result
+        controls = {"example": widgets.IntSlider(value=start, min=0, max=n - 1, description="example")}
+        super().__init__(controls, figsize=viz.FIGSIZES[result.name])
+
+    def _draw(self):
+        pass  # everything is drawn in _update: a new example changes the tick labels too
+
+    def _update(self):
+        viz.draw_example(self.figure, self.result, self.controls["example"].value)
+        self.figure.tight_layout()
+        self._background = None  # redraw it all
+
+    def __repr__(self):
+        return f"ExampleExplorer({self.result.name}, example={self.controls['example'].value})"

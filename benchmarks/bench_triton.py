@@ -133,7 +133,7 @@ def run(ns, ds, causals, kernel, *, device="cuda", batch=BATCH, heads=HEADS, rep
                                      max_abs_diff=diff if name == "triton" else None, **r))
                     cells = _cells(r, ratio, diff if name == "triton" else None)
                     print(f"{d:>4} {str(causal):>6} {n:>6} {name:>7} {cells}", flush=True)
-                del q, k, v
+                q = k = v = fns = None  # frees them (and what the closures hold) before the next size
                 if device == "cuda":
                     torch.cuda.empty_cache()
     return rows

@@ -85,7 +85,7 @@ def main(argv=None):
                 row.update(status=f"{type(e).__name__}: {str(e).strip().splitlines()[0][:80]}")
                 print(f"  {bm:>4} x {bn:<4} warps {warps} stages {stages}: {row['status']}", flush=True)
             rows.append(row)
-        del q, k, v, expected
+        q = k = v = expected = None  # free the GPU memory before the next shape
         torch.cuda.empty_cache()
     print("\nbest configuration per shape:")
     for n, causal in itertools.product(args.n, [False, True]):

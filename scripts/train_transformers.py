@@ -2,7 +2,7 @@
 
     python scripts/train_transformers.py [reverse] [tales] [--seed S [S ...]] [--steps N] [--no-save]
 
-Each model is trained by attn_course.transformer.train from its recipe's seed (deterministic: one
+Each model is trained by attn_course.training.train from its recipe's seed (deterministic: one
 thread, float64, deterministic algorithms) and saved to attn_course/weights/ as float32 arrays (.npz).
 tests/test_transformer.py retrains them and checks the result against these files. Prints, per model:
 training time (wall clock and CPU time of this process: the machine may be shared), held-out results
@@ -18,16 +18,16 @@ import time
 import numpy as np
 import torch
 
-from attn_course import models, sequences, transformer
+from attn_course import evaluation, readout, sequences, training
 
 
 def report_reverse(model):
     test = sequences.reverse_split(seed=0)[1]
-    exact, per_digit = transformer.reverse_accuracy(model, test)
+    exact, per_digit = evaluation.reverse_accuracy(model, test)
     _, attention = model.generate(torch.from_numpy(test.source), test.target.shape[1])
     cross = attention.cross.numpy()                                           # (n, layers, heads, T, S)
     truth = np.broadcast_to(test.alignment, cross.shape[:1] + test.alignment.shape)
-    best = [max(models.alignment_accuracy(cross[:, layer, head], truth) for head in range(cross.shape[2]))
+    best = [max(readout.alignment_accuracy(cross[:, layer, head], truth) for head in range(cross.shape[2]))
             for layer in range(cross.shape[1])]
     return (f"held-out exact accuracy {exact:.4f} ({len(test.source)} strings), per digit {per_digit:.4f}; "
             f"best cross-attention head on the true digit, per layer: {', '.join(f'{b:.3f}' for b in best)}")
@@ -35,17 +35,17 @@ def report_reverse(model):
 
 def report_tales(model):
     train, test = sequences.tale_split(seed=0)
-    probe = transformer.induction_probe(model)
+    probe = evaluation.induction_probe(model)
     layer, head = np.unravel_index(probe.scores.argmax(), probe.scores.shape)
-    return (f"held-out perplexity {transformer.perplexity(model, test):.3f} ({len(test)} tokens; bigram model "
-            f"{transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)):.3f}); induction probe: "
+    return (f"held-out perplexity {evaluation.perplexity(model, test):.3f} ({len(test)} tokens; bigram model "
+            f"{readout.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)):.3f}); induction probe: "
             f"best head layer {layer} head {head} score {probe.scores.max():.3f}, loss first half "
             f"{probe.loss_first:.3f} nats, second half {probe.loss_second:.3f}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", default=list(transformer.RECIPES))
+    parser.add_argument("names", nargs="*", default=["reverse", "tales"])
     parser.add_argument("--seed", type=int, nargs="+", default=None, help="other seeds, one model each (saves nothing)")
     parser.add_argument("--steps", type=int, default=None, help="another number of steps (saves nothing)")
     parser.add_argument("--no-save", action="store_true", help="train and report only")
@@ -58,14 +58,14 @@ def main():
 
 def train_and_report(name, seed, steps, save):
     wall, cpu = time.perf_counter(), time.process_time()
-    model = transformer.train(name, seed=seed, steps=steps)
+    model = training.train(name, seed=seed, steps=steps)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     report = report_reverse(model) if name == "reverse" else report_tales(model)
     n_params = sum(p.numel() for p in model.parameters())
     label = name if seed is None else f"{name} (seed {seed})"
     line = f"{label}: trained in {wall:.1f} s wall clock ({cpu:.1f} s CPU); {report}; {n_params} parameters"
     if save:
-        path = transformer.save(name, model)
+        path = training.save(name, model)
         line += f", {path.name} {path.stat().st_size / 1024:.0f} KiB"
     print(line, flush=True)
 

@@ -15,9 +15,9 @@ from attn_course import data
 from conftest import notebook_output
 
 torch = pytest.importorskip("torch")
-from attn_course import models  # noqa: E402  (needs torch)
+from attn_course import evaluation, models, readout, training, widgets  # noqa: E402  (needs torch)
 
-NAMES = sorted(models.RECIPES)
+NAMES = sorted(training.APPLICATIONS)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_generators_are_deterministic():
     (lambda: data.date_split(n_train=40000), ValueError, "n_train + n_test must be at most 36525"),
     (lambda: data.date_split(n_train=0), ValueError, "n_train must be a positive integer, got 0"),
     (lambda: data.date_split(n_train=2.5), TypeError, "n_train must be a positive integer, got 2.5"),
-    (lambda: data.date_split(seed=-1), TypeError, "seed must be a non-negative integer, got -1"),
+    (lambda: data.date_split(seed=-1), ValueError, "seed must be a non-negative integer, got -1"),
     (lambda: data.sentiment_split(n_test=0), ValueError, "n_test must be a positive integer, got 0"),
     (lambda: data.sentences_to_arrays([["great"], []], [2, 1]), ValueError, "sentences[1] is empty"),
     (lambda: data.sentences_to_arrays([["grate"]], [2]), ValueError, "sentences[0] holds tokens that are not in the vocabulary: ['grate']"),
@@ -141,23 +141,24 @@ def test_additive_attention_is_the_package_score():
     q, k = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, 6, 5, dtype=torch.float64)
     ours = attention.scores(q, k).detach().numpy()
     reference = ac.additive_score(q.numpy()[:, None, :], k.numpy(), attention.W_q.weight.detach().numpy().T,
-                                  attention.W_k.weight.detach().numpy().T, attention.v.weight.detach().numpy()[0])
+                                  attention.W_k.weight.detach().numpy().T, attention.w_v.weight.detach().numpy()[0])
     np.testing.assert_allclose(ours, reference[:, 0, :], atol=1e-12)
     output, weights = attention(q, k, mask=torch.tensor([[True] * 6, [True] * 2 + [False] * 4]))
     assert output.shape == (2, 5) and torch.allclose(weights.sum(-1), torch.ones(2, dtype=torch.float64))
     assert (weights[1, 2:] == 0).all()
-    with pytest.raises(ValueError, match="hides every key"):
-        attention(q, k, mask=torch.zeros(2, 6, dtype=torch.bool))
+    # a query with no key to attend to: zero weights and a zero output, as attn_course.nn's attention gives
+    output, weights = attention(q, k, mask=torch.tensor([[False] * 6, [True] * 6]))
+    assert (weights[0] == 0).all() and (output[0] == 0).all() and torch.isfinite(output).all()
 
 
 def test_model_shapes():
     torch.manual_seed(0)
-    seq = models.RECIPES["translation"].model()
+    seq = training.RECIPES["translation"].model()
     logits, weights = seq(torch.zeros(3, 10, dtype=torch.long), torch.zeros(3, 7, dtype=torch.long))
     assert logits.shape == (3, 7, 22) and weights.shape == (3, 7, 10)
     ids, weights = seq.generate(torch.zeros(3, 10, dtype=torch.long), 7)
     assert ids.shape == (3, 7) and torch.allclose(weights.sum(-1), torch.ones(3, 7))
-    speech = models.RECIPES["speech"].model()
+    speech = training.RECIPES["speech"].model()
     ids, weights = speech.generate(torch.zeros(2, 32, 32), 4)
     assert ids.shape == (2, 4) and weights.shape == (2, 4, 32)
     logits, weights = models.SentimentClassifier()(torch.tensor([[5, 6, 0, 0], [7, 8, 9, 10]]))
@@ -184,11 +185,11 @@ def test_model_shapes():
     (lambda m: m["vit"](torch.zeros(2, 8, 9)), ValueError, "images must have shape (batch, 8, 8), got (2, 8, 9)"),
     (lambda m: m["vit"](torch.zeros(2, 8, 8, dtype=torch.long)), TypeError, "images must be a floating-point"),
     (lambda m: models.Seq2Seq(5), ValueError, "give exactly one of n_in"),
-    (lambda m: models.train("parsing"), ValueError, "name must be one of ['sentiment', 'speech', 'translation', 'vit']"),
-    (lambda m: models.train("sentiment", steps=0), ValueError, "steps must be a positive int"),
+    (lambda m: training.train("parsing"), ValueError, "name must be one of ['reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
+    (lambda m: training.train("sentiment", steps=0), ValueError, "steps must be a positive int"),
 ])
 def test_bad_model_input_is_named(call, error, says):
-    built = {name: recipe.model() for name, recipe in models.RECIPES.items()}
+    built = {name: recipe.model() for name, recipe in training.RECIPES.items()}
     with pytest.raises(error) as info:
         call(built)
     assert says in str(info.value)
@@ -196,41 +197,41 @@ def test_bad_model_input_is_named(call, error, says):
 
 def test_rollout_and_alignment_accuracy():
     w = np.full((2, 3, 4, 4), 0.25)  # uniform attention: the rollout is uniform too, after the residual
-    rollout = models.attention_rollout(w)
+    rollout = readout.attention_rollout(w)
     np.testing.assert_allclose(rollout.sum(-1), 1.0)
-    np.testing.assert_allclose(models.attention_rollout(np.broadcast_to(np.eye(4), (3, 2, 4, 4))), np.eye(4))
+    np.testing.assert_allclose(readout.attention_rollout(np.broadcast_to(np.eye(4), (3, 2, 4, 4))), np.eye(4))
     truth = np.eye(3, dtype=bool)
-    assert models.alignment_accuracy(np.eye(3) + 0.1, truth) == 1.0
-    assert models.alignment_accuracy(np.eye(3)[::-1] + 0.1, truth) == pytest.approx(1 / 3)
+    assert readout.alignment_accuracy(np.eye(3) + 0.1, truth) == 1.0
+    assert readout.alignment_accuracy(np.eye(3)[::-1] + 0.1, truth) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="truth must be a bool array"):
-        models.alignment_accuracy(np.eye(3), np.eye(3))
+        readout.alignment_accuracy(np.eye(3), np.eye(3))
     with pytest.raises(ValueError, match=r"weights must have shape \(..., layers, heads, n, n\)"):
-        models.attention_rollout(np.ones((4, 4)))
+        readout.attention_rollout(np.ones((4, 4)))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Shipped weights: safe, small, what training produces, and as good as the chapter says
 
 def test_weights_are_small_and_pickle_free(tmp_path):
-    total = sum((models.WEIGHTS / f"{name}.npz").stat().st_size for name in NAMES)
+    total = sum((training.WEIGHTS / f"{name}.npz").stat().st_size for name in NAMES)
     assert total < 1024 * 1024, f"the shipped weights take {total / 1024:.0f} KiB"
     for name in NAMES:
-        with np.load(models.WEIGHTS / f"{name}.npz", allow_pickle=False) as arrays:
+        with np.load(training.WEIGHTS / f"{name}.npz", allow_pickle=False) as arrays:
             assert all(arrays[k].dtype == np.float32 for k in arrays.files)
     bad = tmp_path / "bad.npz"
     np.savez(bad, **{k: np.array([object()]) for k in models.SentimentClassifier().state_dict()})
     with pytest.raises(ValueError, match="allow_pickle"):
-        models.load_weights(models.SentimentClassifier(), bad)
+        training.load_weights(models.SentimentClassifier(), bad)
 
 
 def test_save_load_round_trip_and_mismatch(tmp_path):
     torch.manual_seed(1)
     model = models.SentimentClassifier()
-    models.save_weights(model, tmp_path / "s.npz")
-    loaded = models.load_weights(models.SentimentClassifier(), tmp_path / "s.npz")
+    training.save_weights(model, tmp_path / "s.npz")
+    loaded = training.load_weights(models.SentimentClassifier(), tmp_path / "s.npz")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
     with pytest.raises(ValueError, match="does not fit TinyViT"):
-        models.load_weights(models.TinyViT(), tmp_path / "s.npz")
+        training.load_weights(models.TinyViT(), tmp_path / "s.npz")
 
 
 # What each retrained model must do: the behaviour chapter 6 teaches, with room for the chaos of training.
@@ -242,20 +243,20 @@ FLOORS = {"translation": (0.99, 0.95), "sentiment": (0.99, 0.95), "vit": (0.93, 
 
 def _alignment(name, result):
     if name == "sentiment":
-        return models.carrier_rate(result)
-    return None if result.alignment is None else models.alignment_accuracy(result.weights, result.alignment)
+        return readout.carrier_rate(result)
+    return None if result.alignment is None else readout.alignment_accuracy(result.weights, result.alignment)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_retraining_gives_a_model_that_does_what_the_chapter_says(name):
-    retrained = models.train(name)  # the recipe: seed 0, one thread, float64
-    result = models.evaluate(name, retrained)
+    retrained = training.train(name)  # the recipe: seed 0, one thread, float64
+    result = evaluation.evaluate(name, retrained)
     accuracy_floor, alignment_floor = FLOORS[name]
-    assert models.accuracy(result) >= accuracy_floor, f"{name}: accuracy {models.accuracy(result):.4f}"
+    assert readout.accuracy(result) >= accuracy_floor, f"{name}: accuracy {readout.accuracy(result):.4f}"
     if alignment_floor is not None:
         assert _alignment(name, result) >= alignment_floor, f"{name}: alignment {_alignment(name, result):.4f}"
-    shipped = models.evaluate(name, models.load(name))  # and it predicts what the shipped model predicts
+    shipped = evaluation.evaluate(name, training.load(name))  # and it predicts what the shipped model predicts
     agree = (result.predictions == shipped.predictions).reshape(len(result.predictions), -1).all(axis=1).mean()
     assert agree >= 0.9, f"{name}: retrained and shipped agree on {agree:.1%} of the held-out examples"
 
@@ -265,32 +266,32 @@ def test_shipped_weights_give_the_figures_chapter_6_prints():
     exactly the figures the stored notebook prints, on any machine."""
     printed = notebook_output("06_applications", "translation  held-out accuracy")
     for name in NAMES:
-        result = models.evaluate(name, models.load(name))
-        line = f"{name:<12} held-out accuracy {models.accuracy(result):.4f}"
+        result = evaluation.evaluate(name, training.load(name))
+        line = f"{name:<12} held-out accuracy {readout.accuracy(result):.4f}"
         assert line in printed, f"{line!r} not in chapter 6's output:\n{printed}"
         if name != "vit":
             assert f"{_alignment(name, result):.4f}" in printed.split(line)[1].splitlines()[0]
     for name, floor in FLOORS.items():  # the floors above hold for the shipped models too
-        assert models.accuracy(models.evaluate(name, models.load(name))) >= floor[0]
+        assert readout.accuracy(evaluation.evaluate(name, training.load(name))) >= floor[0]
 
 
 def test_alignments_match_the_truth():
     for name, floor in [("translation", 0.95), ("speech", 0.9)]:
-        result = models.evaluate(name, models.load(name))
-        assert models.alignment_accuracy(result.weights, result.alignment) >= floor
-    assert models.carrier_rate(models.evaluate("sentiment", models.load("sentiment"))) >= 0.95
+        result = evaluation.evaluate(name, training.load(name))
+        assert readout.alignment_accuracy(result.weights, result.alignment) >= floor
+    assert readout.carrier_rate(evaluation.evaluate("sentiment", training.load("sentiment"))) >= 0.95
 
 
 def test_example_explorer_redraws():
-    result = models.evaluate("sentiment", models.load("sentiment"), part=data.sentiment_split(50, 5, seed=9)[1])
-    explorer = models.ExampleExplorer(result)
+    result = evaluation.evaluate("sentiment", training.load("sentiment"), part=data.sentiment_split(50, 5, seed=9)[1])
+    explorer = widgets.ExampleExplorer(result)
     before = explorer.image.value
     explorer.controls["example"].value = 3
     assert explorer.image.value != before and "example=3" in repr(explorer)
     with pytest.raises(ValueError, match=r"start must be an example index in \[0, 5\)"):
-        models.ExampleExplorer(result, start=5)
+        widgets.ExampleExplorer(result, start=5)
     with pytest.raises(TypeError, match="result must be a Result"):
-        models.ExampleExplorer("not a result")
+        widgets.ExampleExplorer("not a result")
 
 
 def test_the_package_imports_without_torch():

@@ -135,7 +135,7 @@ def induction_right(weights, period):
 
 def test_induction_scores_right():
     _right(check_induction_scores(induction_right), "the token after the previous occurrence")
-    from attn_course.transformer import induction_scores
+    from attn_course.readout import induction_scores
     _right(check_induction_scores(induction_scores))
 
 

@@ -49,6 +49,11 @@ def test_query_with_no_visible_key_gets_zero_output():
     (dict(k=np.zeros((4, 3))), ValueError, "share the last dimension d_k"),
     (dict(v=np.zeros((5, 2))), ValueError, "one value per key"),
     (dict(block_size=0), ValueError, "block_size must be a positive integer"),
+    (dict(block_size=2.0), TypeError, "block_size must be a positive integer"),
+    (dict(scale=-1), ValueError, "scale must be a positive finite number, got -1"),
+    (dict(scale="x"), TypeError, "scale must be a positive number, got 'x'"),
+    (dict(q=np.zeros((2, 4, 8)), k=np.zeros((3, 4, 8)), v=np.zeros((3, 4, 8))), ValueError,
+     r"leading \(batch\) dimensions of q \(2,\), k \(3,\) do not broadcast"),
     (dict(q=np.zeros((4, 8), dtype=int)), TypeError, "q must be a floating-point array"),
 ])
 def test_bad_input(kwargs, error, match):
@@ -57,4 +62,4 @@ def test_bad_input(kwargs, error, match):
     block = kwargs.pop("block_size", 2)
     args.update(kwargs)
     with pytest.raises(error, match=match):
-        tiled_attention(args["q"], args["k"], args["v"], block_size=block)
+        tiled_attention(**args, block_size=block)

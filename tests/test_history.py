@@ -8,7 +8,7 @@ import pytest
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from attn_course import history  # noqa: E402
+from attn_course import history, viz  # noqa: E402
 
 BIB = (Path(__file__).resolve().parents[1] / "book" / "references.bib").read_text()
 BIB_KEYS = set(re.findall(r"@\w+\{([^,\s]+),", BIB))
@@ -29,7 +29,7 @@ def test_lstm_is_hochreiter_and_schmidhuber_1997():  # the source article (§1.1
 
 
 def test_timeline_draws_one_dot_per_event_at_its_year():
-    fig = history.timeline()
+    fig = viz.timeline()
     dots = [(float(line.get_xdata()[0]), float(line.get_ydata()[0])) for ax in fig.axes for line in ax.lines
             if line.get_marker() == "o"]
     assert sorted(dots, key=lambda d: d[1]) == [(float(e.year), float(row)) for row, e in enumerate(history.EVENTS)]
@@ -40,8 +40,8 @@ def test_timeline_draws_one_dot_per_event_at_its_year():
 
 def test_timeline_refuses_events_outside_the_spans_and_unknown_fields():
     with pytest.raises(ValueError, match="falls in no span"):
-        history.timeline(spans=((1950, 1970),))
+        viz.timeline(spans=((1950, 1970),))
     odd = history.Event(1990, "astrology", "X", "y", "z", "k")
     with pytest.raises(ValueError, match="unknown field 'astrology'"):
-        history.timeline(events=[odd])
+        viz.timeline(events=[odd])
     plt.close("all")

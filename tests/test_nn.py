@@ -62,10 +62,6 @@ def test_float32_and_device_follow_the_inputs():
     assert out.dtype == weights.dtype == torch.float32 and out.device == q.device
 
 
-def test_default_device():
-    assert ann.default_device() == ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_cuda_equals_cpu():
     torch.manual_seed(0)
@@ -176,6 +172,8 @@ def test_modules_learn():
      r"mask of shape \(5, 5\) does not broadcast to \(2, 5, 6\)"),
     (lambda q, k, v: ann.scaled_dot_product_attention(q, k, v, scale=0), ValueError,
      r"scale must be a positive finite number, got 0"),
+    (lambda q, k, v: ann.scaled_dot_product_attention(q, k, v, scale="x"), TypeError,
+     r"scale must be a positive number, got 'x'"),
     (lambda q, k, v: ann.scaled_dot_product_attention(q[0, 0], k, v), ValueError,
      r"q must have at least 2 dimensions \(..., n, d\), got shape \(4,\)"),
     (lambda q, k, v: ann.MultiHeadAttention(8, 3), ValueError,

@@ -15,7 +15,7 @@ from attn_course import data, sequences
 from conftest import notebook_output
 
 torch = pytest.importorskip("torch")
-from attn_course import models, transformer  # noqa: E402  (needs torch)
+from attn_course import evaluation, readout, training, transformer, viz  # noqa: E402  (needs torch)
 
 
 def test_import_attn_course_alone_does_not_import_torch():
@@ -71,7 +71,7 @@ def test_repeated_tokens_and_induction_targets():
     (lambda: sequences.reverse_split(n_train=0), ValueError, "n_train must be a positive integer, got 0"),
     (lambda: sequences.reverse_split(length=1), ValueError, "length must be at least 2"),
     (lambda: sequences.reverse_split(n_train=60, n_test=1, length=2), ValueError, "at most half of the 10^2 strings"),
-    (lambda: sequences.reverse_split(seed=-2), TypeError, "seed must be a non-negative integer"),
+    (lambda: sequences.reverse_split(seed=-2), ValueError, "seed must be a non-negative integer"),
     (lambda: sequences.tales(0), ValueError, "n_tales must be a positive integer"),
     (lambda: sequences.repeated_tokens(1, 10), ValueError, "period must be at least 2"),
     (lambda: sequences.repeated_tokens(8, 10, avoid=range(5)), ValueError, "period must be at most the 5 ids"),
@@ -189,12 +189,12 @@ def test_greedy_decoding_matches_teacher_forcing_on_its_own_output(small):
     (lambda s, g: g(torch.zeros(5, dtype=torch.long)), ValueError, "must have shape (batch, n)"),
     (lambda s, g: g.generate(torch.zeros(1, 2, dtype=torch.long), 0), ValueError, "n_new must be a positive int"),
     (lambda s, g: g.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=-1), ValueError, "temperature must be"),
-    (lambda s, g: transformer.train("sorting"), ValueError, "name must be one of ['reverse', 'tales']"),
-    (lambda s, g: transformer.train("reverse", steps=0), ValueError, "steps must be a positive int"),
-    (lambda s, g: transformer.train("reverse", seed=-1), ValueError, "seed must be a non-negative int"),
-    (lambda s, g: transformer.perplexity(g, [3]), ValueError, "at least 2 token ids"),
-    (lambda s, g: transformer.induction_scores(np.zeros((2, 2, 6, 6)), 4), ValueError, "(..., layers, heads, 8, 8)"),
-    (lambda s, g: transformer.cross_attention_view(np.zeros((1, 2, 3, 4)), "abcd", "xyz", np.ones((4, 3), bool)),
+    (lambda s, g: training.train("sorting"), ValueError, "name must be one of ['reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
+    (lambda s, g: training.train("reverse", steps=0), ValueError, "steps must be a positive integer"),
+    (lambda s, g: training.train("reverse", seed=-1), ValueError, "seed must be a non-negative integer"),
+    (lambda s, g: evaluation.perplexity(g, [3]), ValueError, "at least 2 token ids"),
+    (lambda s, g: readout.induction_scores(np.zeros((2, 2, 6, 6)), 4), ValueError, "(..., layers, heads, 8, 8)"),
+    (lambda s, g: viz.cross_attention_view(np.zeros((1, 2, 3, 4)), "abcd", "xyz", np.ones((4, 3), bool)),
      ValueError, "true_alignment must be a bool array of shape (3, 4)"),
 ])
 def test_bad_model_input_is_named(small, call, error, says):
@@ -209,13 +209,13 @@ def test_measures_on_known_cases(small):
     with torch.no_grad():  # zero read-out: every next token has probability 1/11, the perplexity is 11
         uniform.head.weight.zero_()
         uniform.head.bias.zero_()
-    assert transformer.perplexity(uniform, np.arange(30) % 11) == pytest.approx(11.0)
+    assert evaluation.perplexity(uniform, np.arange(30) % 11) == pytest.approx(11.0)
     stream = np.array([0, 1, 2] * 50)
-    assert transformer.bigram_perplexity(stream, stream, 3) < 1.05
+    assert readout.bigram_perplexity(stream, stream, 3) < 1.05
     w = np.zeros((1, 2, 8, 8))
     w[0, 1][sequences.induction_targets(4)] = 1.0
-    assert transformer.induction_scores(w, 4).tolist() == [[0.0, 1.0]]
-    probe = transformer.induction_probe(gpt, period=5, n_sequences=3, avoid=range(2))
+    assert readout.induction_scores(w, 4).tolist() == [[0.0, 1.0]]
+    probe = evaluation.induction_probe(gpt, period=5, n_sequences=3, avoid=range(2))
     assert probe.tokens.shape == (3, 10) and probe.weights.shape == (3, 3, 2, 10, 10) and probe.scores.shape == (3, 2)
 
 
@@ -223,7 +223,7 @@ def test_cross_attention_view_draws_every_layer_and_head():
     import matplotlib.pyplot as plt
 
     w = np.random.default_rng(0).dirichlet(np.ones(5), size=(2, 3, 4))  # (layers, heads, T, S)
-    fig = transformer.cross_attention_view(w, list("abcde"), list("wxyz"), np.eye(4, 5, dtype=bool))
+    fig = viz.cross_attention_view(w, list("abcde"), list("wxyz"), np.eye(4, 5, dtype=bool))
     assert len(fig.axes) == 2 * 3 + 1  # the heatmaps and one colour bar
     assert [t.get_text() for t in fig.axes[3].get_xticklabels()] == list("abcde")  # bottom left: labelled
     plt.close(fig)
@@ -231,11 +231,11 @@ def test_cross_attention_view_draws_every_layer_and_head():
 
 def test_save_and_load_round_trip(tmp_path, small):
     seq2seq, _ = small
-    models.save_weights(seq2seq, tmp_path / "t.npz")
+    training.save_weights(seq2seq, tmp_path / "t.npz")
     with np.load(tmp_path / "t.npz", allow_pickle=False) as arrays:
         assert not any("pe" == k.split(".")[-1] for k in arrays.files), "the position encoding is not stored"
     copy = transformer.Transformer(7, 5, d_model=16, n_heads=2, n_layers=2, d_ff=16, max_len=10)
-    models.load_weights(copy, tmp_path / "t.npz")
+    training.load_weights(copy, tmp_path / "t.npz")
     assert all(torch.equal(a, b) for a, b in zip(seq2seq.state_dict().values(), copy.state_dict().values()))
 
 
@@ -243,8 +243,9 @@ def test_save_and_load_round_trip(tmp_path, small):
 # Shipped weights: small, pickle-free, what training produces, and as good as the chapters say
 
 def test_weights_are_small_and_pickle_free():
-    for name, file in transformer.FILES.items():
-        path = transformer.WEIGHTS / file
+    for name in ("reverse", "tales"):
+        file = training.RECIPES[name].file
+        path = training.WEIGHTS / file
         assert path.stat().st_size < 1024 * 1024, f"{file} takes {path.stat().st_size / 1024:.0f} KiB"
         with np.load(path, allow_pickle=False) as arrays:
             assert all(arrays[k].dtype == np.float32 for k in arrays.files)
@@ -254,51 +255,51 @@ def test_weights_are_small_and_pickle_free():
 # kernels and training amplifies it), so a retrained model is held to what the chapters say it does.
 @pytest.mark.slow
 def test_retrained_reverser_reverses_and_aligns():
-    retrained = transformer.train("reverse")  # the recipe's seed, one thread, float64
+    retrained = training.train("reverse")  # the recipe's seed, one thread, float64
     test = sequences.reverse_split(seed=0)[1]
-    exact, per_digit = transformer.reverse_accuracy(retrained, test)
+    exact, per_digit = evaluation.reverse_accuracy(retrained, test)
     assert exact >= 0.95 and per_digit >= 0.98, (exact, per_digit)
     _, attention = retrained.generate(torch.from_numpy(test.source[:200]), 8)
     cross = attention.cross.numpy()[:, -1]                                    # last layer: (n, heads, T, S)
     truth = np.broadcast_to(test.alignment, (len(cross), 8, 8))
-    assert max(models.alignment_accuracy(cross[:, h], truth) for h in range(cross.shape[1])) >= 0.9
+    assert max(readout.alignment_accuracy(cross[:, h], truth) for h in range(cross.shape[1])) >= 0.9
 
 
 @pytest.mark.slow
 def test_retrained_language_model_forms_induction_heads():
-    retrained = transformer.train("tales")
+    retrained = training.train("tales")
     train, test = sequences.tale_split(seed=0)
-    ppl = transformer.perplexity(retrained, test)
-    assert ppl < 0.5 * transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)), ppl
-    assert ppl < 1.2 * transformer.perplexity(transformer.load("tales"), test)  # about as good as the shipped one
-    probe = transformer.induction_probe(retrained)
+    ppl = evaluation.perplexity(retrained, test)
+    assert ppl < 0.5 * readout.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)), ppl
+    assert ppl < 1.2 * evaluation.perplexity(training.load("tales"), test)  # about as good as the shipped one
+    probe = evaluation.induction_probe(retrained)
     assert probe.scores.max() >= 0.5 and probe.loss_second < 0.25 * probe.loss_first, probe.scores
 
 
 def test_shipped_weights_give_the_figures_the_chapters_print():
     """Chapters 6b and 6c, recomputed from the shipped weights (computed with in float64): exactly the figures
     the stored notebooks print, on any machine."""
-    reverse = transformer.load("reverse")
-    exact, per_digit = transformer.reverse_accuracy(reverse, sequences.reverse_split(seed=0)[1])
+    reverse = training.load("reverse")
+    exact, per_digit = evaluation.reverse_accuracy(reverse, sequences.reverse_split(seed=0)[1])
     line = f"held-out strings reversed exactly: {exact:.1%}   digits right: {per_digit:.1%}"
     assert line in notebook_output("06b_transformer", "reversed exactly"), line
     train, test = sequences.tale_split(seed=0)
     printed = notebook_output("06c_language_model", "the Transformer:")
-    assert f"the Transformer:    {transformer.perplexity(transformer.load('tales'), test):.2f}" in printed, printed
-    assert f"bigram model:       {transformer.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)):.2f}" in printed
+    assert f"the Transformer:    {evaluation.perplexity(training.load('tales'), test):.2f}" in printed, printed
+    assert f"bigram model:       {readout.bigram_perplexity(train, test, len(sequences.TALE_VOCAB)):.2f}" in printed
 
 
 def test_shipped_models_attend_as_the_chapters_say():
-    reverse = transformer.load("reverse")
+    reverse = training.load("reverse")
     test = sequences.reverse_split(seed=0)[1]
     _, attention = reverse.generate(torch.from_numpy(test.source[:200]), 8)
     cross = attention.cross.numpy()[:, -1]                                    # last layer: (n, heads, T, S)
     truth = np.broadcast_to(test.alignment, (len(cross), 8, 8))
-    assert max(models.alignment_accuracy(cross[:, h], truth) for h in range(cross.shape[1])) >= 0.95
+    assert max(readout.alignment_accuracy(cross[:, h], truth) for h in range(cross.shape[1])) >= 0.95
 
-    probe = transformer.induction_probe(transformer.load("tales"))
+    probe = evaluation.induction_probe(training.load("tales"))
     assert probe.scores.max() >= 0.5 and probe.loss_second < 0.25 * probe.loss_first
     prompt = torch.from_numpy(data.encode("once anna lived in a red mill with a parrot . anna said : fox key owl ."
                                           " the parrot said :".split(), sequences.TALE_VOCAB))[None]
-    continued = sequences.as_text(transformer.load("tales").generate(prompt, 4)[0, -4:].numpy())
+    continued = sequences.as_text(training.load("tales").generate(prompt, 4)[0, -4:].numpy())
     assert set(continued.split()) <= {"fox", "key", "owl", "."}, continued

@@ -70,7 +70,7 @@ SHAPES = [  # (batch, heads, n_q, n_k, d, block)
 def test_float32_matches_numpy(shape, causal):
     *dims, block = shape
     q, k, v = qkv(*dims)
-    out = ta.flash_attention(q, k, v, causal=causal, block=block)
+    out = ta.flash_attention(q, k, v, causal=causal, block_size=block)
     assert out.shape == q.shape and out.dtype == q.dtype and out.device == q.device
     assert max_error(out, reference(q, k, v, causal)) < 1e-5
 
@@ -78,21 +78,21 @@ def test_float32_matches_numpy(shape, causal):
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 def test_float16_matches_numpy_to_half_precision(causal):
     q, k, v = qkv(2, 2, 45, 45, 32, dtype=torch.float16)
-    out = ta.flash_attention(q, k, v, causal=causal, block=(16, 16))
+    out = ta.flash_attention(q, k, v, causal=causal, block_size=(16, 16))
     assert out.dtype == torch.float16
     assert max_error(out, reference(q, k, v, causal)) < 4e-3  # half precision: 2^-11 relative, a few roundings
 
 
 def test_queries_that_see_no_key_get_zero():
     q, k, v = qkv(1, 1, 40, 10, 16)
-    out = ta.flash_attention(q, k, v, causal=True, block=(16, 16))  # query i sees keys j <= i - 30
+    out = ta.flash_attention(q, k, v, causal=True, block_size=(16, 16))  # query i sees keys j <= i - 30
     assert torch.all(out[..., :30, :] == 0) and torch.all(out[..., 30:, :].abs().sum(-1) > 0)
 
 
 def test_large_scores_do_not_overflow():
     q, k, v = qkv(1, 1, 33, 33, 16)
     q = q * 300  # scores of several thousand: exp would overflow without the running maximum
-    out = ta.flash_attention(q, k, v, causal=True, block=(16, 16))
+    out = ta.flash_attention(q, k, v, causal=True, block_size=(16, 16))
     assert torch.isfinite(out).all()
     assert max_error(out, reference(q, k, v, True)) < 1e-4
 
@@ -102,7 +102,7 @@ def test_scale_and_strided_inputs():
     x = torch.randn(3, 2, 24, 3, 16, generator=g).to(DEVICE)  # (batch, n, 3, heads, d): a fused qkv layout
     q, k, v = (x[:, :, i].transpose(1, 2) for i in range(3))   # (batch, heads, n, d) views, not contiguous
     assert not q.is_contiguous()
-    out = ta.flash_attention(q, k, v, scale=0.3, block=(16, 16))
+    out = ta.flash_attention(q, k, v, scale=0.3, block_size=(16, 16))
     assert max_error(out, reference(q, k, v, False, scale=0.3)) < 1e-5
 
 
@@ -171,12 +171,16 @@ def test_errors_name_the_problem():
     assert kind is ValueError and "d = 24 is not supported" in msg and "(16, 32, 64, 128)" in msg
     kind, msg = error_of(q, k, v, scale=-1.0)
     assert kind is ValueError and "scale must be a positive" in msg
-    kind, msg = error_of(q, k, v, block=(16, 24))
-    assert kind is ValueError and "powers of two" in msg
+    kind, msg = error_of(q, k, v, scale="x")
+    assert kind is TypeError and "scale must be a positive number" in msg
+    kind, msg = error_of(q, k, v, block_size=(16, 24))
+    assert kind is ValueError and "power of two" in msg
+    kind, msg = error_of(q, k, v, block_size="16")
+    assert kind is TypeError and "block_size must be an int or a pair" in msg
     kind, msg = error_of(q.requires_grad_(), k, v)
     assert kind is RuntimeError and "forward pass only" in msg
     with torch.no_grad():  # the same call is fine without autograd
-        ta.flash_attention(q, k, v, block=(16, 16))
+        ta.flash_attention(q, k, v, block_size=(16, 16))
 
 
 @pytest.mark.skipif(CUDA, reason="on a GPU bfloat16 is supported")
@@ -189,7 +193,7 @@ def test_bfloat16_is_refused_by_the_interpreter():
 def test_without_triton_import_works_and_calls_say_why(monkeypatch):
     monkeypatch.setitem(sys.modules, "triton", None)  # `import triton` now raises ImportError
     monkeypatch.setitem(sys.modules, "triton.language", None)
-    spec = importlib.util.spec_from_file_location("triton_attention_without_triton", MODULE)
+    spec = importlib.util.spec_from_file_location("attn_course.triton_attention_without_triton", MODULE)  # in the package: its relative imports work
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # importing does not fail
     assert module.triton is None and module.attention_flops(1, 1, 2, 16) == 256
@@ -287,10 +291,11 @@ def test_benchmark_rows_json_and_figure(tmp_path, capsys):
     path.write_text(json.dumps(bench.record(rows, "test device", "3.x", ["--n", "20"])))
     record = json.loads(path.read_text())
     assert record["command"] == "python benchmarks/bench_triton.py --n 20" and record["device"] == "test device"
-    axes = ta.plot_benchmark(record, d=16)
+    from attn_course import viz
+    axes = viz.plot_benchmark(record, d=16)
     assert axes.shape == (2, 2) and "test device" in axes[0, 0].figure._suptitle.get_text()
     with pytest.raises(ValueError, match="no results for d = 128"):
-        ta.plot_benchmark(record, d=128)
+        viz.plot_benchmark(record, d=128)
     import matplotlib.pyplot as plt
     plt.close("all")
 

@@ -76,7 +76,7 @@ def test_an_explorer_without_a_website_form_keeps_the_widget_only():
     """E.g. chapter 6's ExampleExplorer: no spec, so no text/html, and the site shows the widget's snapshot."""
     import ipywidgets
 
-    class Plain(widgets._Explorer):
+    class Plain(widgets.Explorer):
         def __init__(self):
             super().__init__({"x": ipywidgets.FloatSlider()}, figsize=(1, 1))
 

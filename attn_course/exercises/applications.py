@@ -4,7 +4,7 @@
     check_attention_pooling(fn)    fn(h, u, mask) -> (pooled, weights), attention with one learned query
     check_rollout(fn)              fn(weights) -> attention rollout through the layers (Abnar & Zuidema)
 
-The references are the package's attn_course.models.alignment_accuracy and attention_rollout (NumPy
+The references are the package's attn_course.readout.alignment_accuracy and attention_rollout (NumPy
 functions in a module that imports torch: imported when a checker runs) and attention_pool.
 """
 import numpy as np
@@ -31,7 +31,7 @@ def _alignment_case():
 def check_alignment_accuracy(fn):
     """Check `fn(weights, truth) -> float`: the share of queries (rows) whose largest weight falls on a
     key that is truly aligned with them. weights: (..., n_q, n_k); truth: bool, the same shape."""
-    from ..models import alignment_accuracy
+    from ..readout import alignment_accuracy
 
     weights, truth = _alignment_case()
     expected = alignment_accuracy(weights, truth)  # 0.75: 3 of the 4 queries
@@ -188,7 +188,7 @@ def check_attention_pooling(fn):
 # ---------------------------------------------------------------------------------------------------
 
 def _rollout(weights, residual=True, mean=True, order="later-left", normalise=True):
-    """The typical variants of the rollout (the reference is attn_course.models.attention_rollout).
+    """The typical variants of the rollout (the reference is attn_course.readout.attention_rollout).
     weights: (layers, heads, n, n)."""
     a = weights.mean(axis=-3) if mean else weights.max(axis=-3)
     if residual:
@@ -222,7 +222,7 @@ def check_rollout(fn):
     weights: (layers, heads, n, n), each row a softmax. Per layer: average the heads and account for the
     residual connection, A = (mean_heads W + I) / 2; then rollout = A_L @ ... @ A_2 @ A_1.
     """
-    from ..models import attention_rollout
+    from ..readout import attention_rollout
 
     weights = _rollout_case()
     n = weights.shape[-1]
@@ -296,7 +296,7 @@ PICKED = "np.take_along_axis(truth, weights.argmax(axis=-1)[..., None], axis=-1)
 MASKED = "softmax(h @ u, mask=mask)"
 
 EXERCISES = [
-    Exercise(checker=check_alignment_accuracy, reference="attn_course.models.alignment_accuracy",
+    Exercise(checker=check_alignment_accuracy, reference="attn_course.readout.alignment_accuracy",
              chapter="06_applications", solution="alignment_accuracy", level="debug", mistakes=(
                  Mistake(_accuracy_mistake(f"{PICKED}.sum()"), "how many queries are right"),
                  Mistake(_accuracy_mistake("(weights.argmax(axis=-1) == truth.argmax(axis=-1)).mean()"),
@@ -323,7 +323,7 @@ EXERCISES = [
                  Mistake(_pool_mistake(MASKED, order="weights, pooled"), "the pair is in the wrong order"),
                  Mistake(_pool_mistake(MASKED, order="weights"), "expected a pair (pooled, weights)"),
              )),
-    Exercise(checker=check_rollout, reference="attn_course.models.attention_rollout",
+    Exercise(checker=check_rollout, reference="attn_course.readout.attention_rollout",
              chapter="06_applications", solution="rollout", level="debug", mistakes=(
                  Mistake(_rollout_mistake(step="result @ layer"), "wrong order"),
                  Mistake(_rollout_mistake(layers="weights.mean(axis=1)"), "residual connection is missing"),

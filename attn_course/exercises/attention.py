@@ -460,7 +460,7 @@ def _shapes_mistake(scores="(n_q, n_k)", weights="(n_q, n_k)", output="(n_q, d_v
 
 
 def _additive_mistake(body):
-    return f"from attn_course import softmax\n\ndef additive_score(q, k, W_q, W_k, v):\n    return {body}\n"
+    return f"from attn_course import softmax\n\ndef additive_score(q, k, W_q, W_k, w_v):\n    return {body}\n"
 
 
 SCALED = "q @ k.T / np.sqrt(q.shape[-1])"
@@ -502,15 +502,15 @@ EXERCISES = [
              )),
     Exercise(checker=check_additive_score, reference="attn_course.scores.additive_score",
              chapter="03_algorithm", solution="additive_score", level="debug", mistakes=(
-                 Mistake(_additive_mistake("np.tanh(q @ W_q + k @ W_k) @ v"), "they do not add as they are"),
+                 Mistake(_additive_mistake("np.tanh(q @ W_q + k @ W_k) @ w_v"), "they do not add as they are"),
                  Mistake(_additive_mistake(f"np.tanh({PAIRS})"), "those are the hidden vectors"),
-                 Mistake(_additive_mistake("(np.tanh(q @ W_q) @ v)[:, None] + (np.tanh(k @ W_k) @ v)[None, :]"),
+                 Mistake(_additive_mistake("(np.tanh(q @ W_q) @ w_v)[:, None] + (np.tanh(k @ W_k) @ w_v)[None, :]"),
                          "where the tanh is applied"),
-                 Mistake(_additive_mistake(f"({PAIRS}) @ v"), "your score is linear"),
-                 Mistake(_additive_mistake(f"np.maximum({PAIRS}, 0) @ v"), "ReLU"),
-                 Mistake(_additive_mistake(f"softmax(np.tanh({PAIRS}) @ v)"), "each row sums to 1"),
-                 Mistake(_additive_mistake(f"(np.tanh({PAIRS}) @ v).T"), "one row per query"),
-                 Mistake(_additive_mistake(f"np.tanh({PAIRS}) @ v[::-1]"), "differ from v^T tanh"),
+                 Mistake(_additive_mistake(f"({PAIRS}) @ w_v"), "your score is linear"),
+                 Mistake(_additive_mistake(f"np.maximum({PAIRS}, 0) @ w_v"), "ReLU"),
+                 Mistake(_additive_mistake(f"softmax(np.tanh({PAIRS}) @ w_v)"), "each row sums to 1"),
+                 Mistake(_additive_mistake(f"(np.tanh({PAIRS}) @ w_v).T"), "one row per query"),
+                 Mistake(_additive_mistake(f"np.tanh({PAIRS}) @ w_v[::-1]"), "differ from v^T tanh"),
              )),
     Exercise(checker=check_shifted_keys_prediction,
              reference="attn_course.exercises.attention.SHIFTED_KEYS_PREDICTION",

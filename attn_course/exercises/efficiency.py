@@ -192,7 +192,7 @@ def _diagnose_step(got, state, s, v, right):
         try:
             with np.errstate(all="ignore"):
                 wrong = online_softmax_step(m, l, acc, s, v, **flags)
-        except Exception:  # noqa: BLE001: a variant that cannot run on this state does not match
+        except Exception:  # noqa: BLE001  a variant that cannot run on this state does not match
             continue
         if _same(got, wrong, equal_nan=True):
             return verdict

@@ -9,7 +9,7 @@
     check_induction_scores(fn)      fn(weights, period) -> (layers, heads) induction scores
 
 Masks follow the package's convention: True = MAY attend. The references are the package's
-sinusoidal_encoding, causal_mask and attn_course.transformer.induction_scores (in a module that imports
+sinusoidal_encoding, causal_mask and attn_course.readout.induction_scores (in a module that imports
 torch: imported when the checker runs, as check_causal_mask imports torch), and reversal_alignment,
 transformer_masks and perplexity, here.
 """
@@ -369,7 +369,7 @@ def check_induction_scores(fn):
     """Check `fn(weights, period) -> (layers, heads)`: weights (layers, heads, 2p, 2p) on p random tokens repeated
     once; a head's score is its mean weight, over the queries t = p .. 2p-1 of the second half, on key t - p + 1 (the
     token after the previous occurrence of the query's token)."""
-    from ..transformer import induction_scores
+    from ..readout import induction_scores
 
     rng = np.random.default_rng(0)
     p, layers, heads = 5, 2, 3
@@ -512,7 +512,7 @@ EXERCISES = [
                          "keepdims=True)\n    return np.exp(-np.log(p[np.arange(len(targets)), targets]).mean())\n",
                          "adding 1000 to every logit"),                                                # overflow
              )),
-    Exercise(checker=check_induction_scores, reference="attn_course.transformer.induction_scores",
+    Exercise(checker=check_induction_scores, reference="attn_course.readout.induction_scores",
              chapter="06c_language_model", solution="induction_scores", level="debug", mistakes=(
                  Mistake(_function("induction_scores", "weights, period",
                                    f"weights[..., {T}, {T} - period].mean(axis=-1)"), "duplicate-token"),

@@ -7,6 +7,13 @@ the figures a chapter draws itself look the same.
 
 Colours: one perceptually uniform colormap (viridis, readable in greyscale) for every matrix, grey
 for inputs and one dark accent for the result a picture is about.
+
+Every picture of the course is drawn here. This module: the pictures of attention itself (heatmaps,
+bars, weighted sums, head and model views). Its submodules, whose functions are imported here too:
+
+    viz.applications   one held-out example of chapter 6's applications (draw_example), cross-attention
+    viz.benchmark      the measured speed and memory of the Triton kernel (plot_benchmark, chapter 8b)
+    viz.timeline       the events of attention's history (timeline, chapter 1)
 """
 from collections import namedtuple
 from functools import wraps
@@ -16,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
 
-from ._checks import as_float_array, positive_int
+from .._checks import as_float_array, positive_int
 
 CMAP = "viridis"
 INPUT = "0.6"         # value vectors, keys: grey
@@ -54,7 +61,8 @@ def style():
     return mpl.rc_context(STYLE)
 
 
-def _styled(draw):
+def styled(draw):
+    """Decorate a drawing function so that it draws in the course's style."""
     @wraps(draw)
     def wrapper(*args, **kwargs):
         with style():
@@ -85,7 +93,7 @@ def _matrix(weights, name):
 # ---------------------------------------------------------------------------------------------------
 # Heatmaps: one row per query, one column per key.
 
-@_styled
+@styled
 def heatmap(weights, x_labels=None, y_labels=None, ax=None, annotate=None):
     """weights: (n_q, n_k), keys along x, queries down y; returns a Heatmap.
 
@@ -133,7 +141,7 @@ def _write_values(drawn, weights):
             text.set_color("white" if (weights[i, j] - lo) < 0.6 * (hi - lo) else "black")
 
 
-@_styled
+@styled
 def alignment(weights, source_tokens, target_tokens, ax=None, true_alignment=None):
     """weights: (n_target, n_source), as in Bahdanau et al. (2015) fig. 3; returns a Heatmap.
 
@@ -158,7 +166,7 @@ def alignment(weights, source_tokens, target_tokens, ax=None, true_alignment=Non
     return drawn
 
 
-@_styled
+@styled
 def patch_overlay(image, patch_weights, patch_size, ax=None):
     """image: (H, W) or (H, W, 3); patch_weights: (H / patch_size, W / patch_size), drawn over it. Returns the overlay."""
     image = np.asarray(image)
@@ -186,7 +194,7 @@ def patch_overlay(image, patch_weights, patch_size, ax=None):
 # ---------------------------------------------------------------------------------------------------
 # Softmax and the weighted sum.
 
-@_styled
+@styled
 def softmax_bars(probs, labels=None, ax=None):
     """probs: (n,) one bar per entry, its value on top, the y axis fixed to [0, 1]; returns Bars."""
     probs = as_float_array(probs, "probs")
@@ -210,7 +218,7 @@ def update_bars(drawn, heights):
         text.set_text(f"{h:.2f}")
 
 
-@_styled
+@styled
 def weighted_sum(values, weights, labels=None, ax=None):
     """values: (n, 2) drawn as arrows, weights: (n,); returns a WeightedSum.
 
@@ -257,7 +265,7 @@ def arrow_tips(quiver):
 # ---------------------------------------------------------------------------------------------------
 # Many heads: bertviz's two views, in matplotlib.
 
-@_styled
+@styled
 def head_view(weights, tokens, ax=None):
     """weights: (n, n); a line from query token i (left) to key token j (right), its opacity and width
     the weight (relative to the largest). Returns the LineCollection."""
@@ -292,7 +300,7 @@ def update_head_view(lines, weights):
     lines.set_linewidth(0.5 + 3 * w / scale)
 
 
-@_styled
+@styled
 def model_view(weights_layers_heads, tokens, query_tokens=None, true_alignment=None):
     """weights_layers_heads: (L, H, n_q, n_k); a new figure (returned) with a grid of small heatmaps, one
     row per layer and one column per head, keys (`tokens`) along x and queries (`query_tokens`, by default
@@ -330,3 +338,9 @@ def model_view(weights_layers_heads, tokens, query_tokens=None, true_alignment=N
     axes[0, 0].set_yticks(range(n_q), [str(t) for t in query_tokens])
     fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02, label="weight")
     return fig
+
+
+# The pictures of the models and measurements, drawn with the functions above.
+from .applications import FIGSIZES, cross_attention_view, draw_example  # noqa: E402
+from .benchmark import METHOD_STYLE, plot_benchmark  # noqa: E402
+from .timeline import FIELD_COLOURS, timeline  # noqa: E402
