@@ -26,3 +26,4 @@ from . import (applications, attention, background, concepts, efficiency, faq, g
 # In the order of the chapters, and of the exercises within each.
 EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
                                      tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
+from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
