@@ -27,3 +27,4 @@ from . import (applications, attention, background, concepts, efficiency, faq, g
 EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
                                      tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
 from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
+from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
