@@ -28,3 +28,4 @@ EXERCISES = [exercise for module in (background, concepts, attention, mathematic
                                      tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
 from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
 from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
+from .transformer import check_changed_prediction, check_ideal_perplexity, check_kv_cache

@@ -13,12 +13,14 @@ sinusoidal_encoding, causal_mask and attn_course.transformer.induction_scores (i
 torch: imported when the checker runs, as check_causal_mask imports torch), and reversal_alignment,
 transformer_masks and perplexity, here.
 """
+import functools
+
 import numpy as np
 
 from ..attention import causal_mask
 from ..positional import sinusoidal_encoding
-from .feedback import Feedback, call
-from .registry import Exercise
+from .feedback import Feedback, call, not_written
+from .registry import Exercise, Mistake
 
 
 def _bool_matrix(result, shape, what):
@@ -370,6 +372,233 @@ def check_induction_scores(fn):
     return Feedback(False, "expected each head's mean of weights[layer, head, t, t - p + 1] over t = p .. 2p-1")
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.4 (predict): which predictions change when one token changes?
+
+EDIT_WINDOW, EDIT_POSITION = 24, 10  # a window of 24 held-out tokens; the token at position 10 is replaced
+
+
+@functools.cache
+def _tales_model():
+    from .. import transformer
+    return transformer.load("tales")  # computes in float64: the same logits on every machine
+
+
+@functools.cache
+def _changed_positions():
+    """The positions of the window whose next-token logits change when the token at EDIT_POSITION changes,
+    measured on the shipped "tales" model."""
+    import torch
+    from .. import sequences
+    model = _tales_model()
+    ids = torch.as_tensor(sequences.tale_split(seed=0)[1][:EDIT_WINDOW].copy())[None]   # (1, 24)
+    edited = ids.clone()
+    edited[0, EDIT_POSITION] = (ids[0, EDIT_POSITION] + 1) % model.vocab_size
+    with torch.no_grad():
+        before, after = model(ids)[0][0], model(edited)[0][0]                            # (24, V) each
+    return tuple(int(i) for i in torch.nonzero((before - after).abs().amax(-1) > 1e-12).flatten())
+
+
+def __getattr__(name):
+    # CHANGED, the reference prediction, is measured on the model when first asked for: importing
+    # attn_course.exercises must not import torch.
+    if name == "CHANGED":
+        return len(_changed_positions())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_changed_prediction(changed):
+    """Check a prediction `changed`: in a window of 24 tokens fed to the causal language model, the token at
+    position 10 (counting from 0) is replaced; at how many of the 24 positions does the predicted distribution
+    of the next token change?"""
+    if changed is Ellipsis:
+        return not_written("your prediction `changed`", "the `...` after `changed =`")
+    if isinstance(changed, bool) or not isinstance(changed, (int, np.integer)):
+        return Feedback(False, f"write the prediction as a whole number of positions, got {changed!r}")
+    positions = _changed_positions()
+    right, n, i = len(positions), EDIT_WINDOW, EDIT_POSITION
+    if changed == right:
+        return Feedback(True, f"right: {right} positions, {positions[0]} to {positions[-1]}. Position t reads "
+                              f"tokens 0 .. t only, so the positions before {i} cannot see the change, and "
+                              f"position {i} itself, which reads its own token, and every later one can")
+    if changed == n:
+        return Feedback(False, f"{changed} is every position: can position 3 read the token at position {i}?",
+                        hints=("the causal mask lets position t attend to the keys j <= t only",
+                               f"the positions {i} .. {n - 1} see the change: {n - i} of them"))
+    if changed == n - i - 1:
+        return Feedback(False, f"{changed} leaves out one position: does position {i} read its own token?",
+                        hints=("the mask allows j <= t, the diagonal included: position t attends to itself",
+                               f"positions {i} .. {n - 1}: {n - i}"))
+    if changed == i or changed == i + 1:
+        return Feedback(False, f"{changed} counts the positions BEFORE the edit: which way does information flow "
+                               "under the causal mask?",
+                        hints=("position t reads the tokens 0 .. t: the past, never the future",
+                               f"the positions {i} .. {n - 1} change: {n - i}"))
+    return Feedback(False, f"{changed} positions: which positions can attend to position {i}?",
+                    hints=("under the causal mask, position t attends to the keys j <= t",
+                           f"the positions {i} .. {n - 1}: {n - i}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.5 (derive): the perplexity of a perfect copier
+
+def ideal_perplexity(period, vocab_size):
+    """The reference: the perplexity, over the 2p - 1 predictions of a sequence of p random tokens repeated
+    once (2p tokens), of a model that is uniform over the vocabulary where the next token cannot be known
+    (the p predictions of tokens 1 .. p) and certain and right where it can (tokens p + 1 .. 2p - 1).
+    exp(p log V / (2p - 1)) = V ** (p / (2p - 1))."""
+    return float(vocab_size ** (period / (2 * period - 1)))
+
+
+def _ideal_copier_perplexity(period, vocab_size):
+    """The same number measured: the ideal model's logits, then exp(mean cross-entropy)."""
+    rng = np.random.default_rng(period)
+    tokens = np.tile(rng.permutation(vocab_size)[:period], 2)               # (2p,)
+    logits = np.zeros((2 * period - 1, vocab_size))                          # uniform where nothing is known
+    for t in range(period, 2 * period - 1):                                  # predicts tokens[t + 1], a copy
+        logits[t, tokens[t + 1]] = 60.0                                      # exp(-60): certain, to 1e-26
+    return float(np.exp(-_log_softmax(logits)[np.arange(2 * period - 1), tokens[1:]].mean()))
+
+
+def check_ideal_perplexity(fn):
+    """Check `fn(period, vocab_size) -> float`: the perplexity that a perfect copier reaches on a sequence of
+    `period` random tokens followed by the same tokens again, over its 2 * period - 1 next-token predictions
+    (uniform over the vocabulary until the repeat can be known, certain and right after)."""
+    for period, vocab in [(10, 62), (5, 73), (3, 10), (20, 50)]:
+        answer, error = call(fn, period, vocab)
+        if error is not None:
+            return error
+        case = f"period = {period}, vocab_size = {vocab}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        measured = _ideal_copier_perplexity(period, vocab)
+        if np.isclose(got, measured, rtol=1e-6):
+            continue
+        p, V = period, vocab
+        if np.isclose(got, V ** ((p - 1) / (2 * p - 1))):
+            return Feedback(False, f"{case}: you returned {got:.4g}: one unpredictable prediction too few. Is the "
+                                   "first token of the repeat predictable?",
+                            hints=("when the model reads the last token of the first half, nothing says the "
+                                   "sequence is about to repeat",
+                                   "the predictions of tokens 1 .. p are uniform (p of them): exp(p log V / (2p - 1))"))
+        if np.isclose(got, V ** (p / (2 * p))) or np.isclose(got, V ** ((p - 1) / (2 * p))):
+            return Feedback(False, f"{case}: you returned {got:.4g}: over how many predictions is the mean taken?",
+                            hints=("2p tokens give 2p - 1 next-token predictions: the first token is never predicted",
+                                   "PPL = exp(p log V / (2p - 1)) = V ** (p / (2p - 1))"))
+        if np.isclose(got, (p * V + (p - 1)) / (2 * p - 1)):
+            return Feedback(False, f"{case}: you returned {got:.4g}, the mean of the per-token perplexities; "
+                                   "perplexity is the exponential of the mean LOSS",
+                            hints=("average -log p over the predictions first, then exponentiate",
+                                   "PPL = exp(p log V / (2p - 1))"))
+        if np.isclose(got, np.log(measured)):
+            return Feedback(False, f"{case}: you returned {got:.4g}, the cross-entropy in nats: what turns it into "
+                                   "a perplexity?",
+                            hints=("perplexity = exp(cross-entropy)", "PPL = exp(p log V / (2p - 1))"))
+        return Feedback(False, f"{case}: expected {measured:.6g}, got {got:.6g}",
+                        hints=("count the uniform predictions (loss log V each) and the certain ones (loss 0)",
+                               "PPL = exp(p log V / (2p - 1))"))
+    return Feedback(True, "correct: p uniform predictions of log V nats each and p - 1 free ones give "
+                          "V ** (p / (2p - 1)), a little above sqrt(V), with no loss at all on the repeat")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.6 (hard): generate with a KV cache
+
+def kv_cached_logits(model, ids, *, position=True, include_self=True, scale=True):
+    """The reference (flags at their defaults): the logits (T, V) of the GPT `model` on the 1-D ids (T,),
+    computed one position at a time; each layer keeps the keys and values of the positions before (its KV
+    cache) and computes the query, key and value of the new position only. The flags make the typical
+    mistakes: the position encoding of position 0 every time, the new key left out of its own attention,
+    no 1 / sqrt(d_head)."""
+    import torch
+    embed, cache, out = model.embed, [([], []) for _ in model.blocks], []
+    for t in range(len(ids)):
+        x = embed.token(ids[t:t + 1]) * embed.scale + embed.pe[t if position else 0]     # (1, d_model)
+        for block, (keys, values) in zip(model.blocks, cache):
+            a, h = block.attention, block.norm_1(x)
+            q, k, v = a._split(a.W_q(h)), a._split(a.W_k(h)), a._split(a.W_v(h))         # (heads, 1, d_head)
+            keys.append(k)
+            values.append(v)
+            K = torch.cat(keys if include_self else keys[:-1] or [torch.zeros_like(k)], -2)  # (heads, t + 1, d_head)
+            V = torch.cat(values if include_self else values[:-1] or [torch.zeros_like(v)], -2)
+            s = q @ K.transpose(-1, -2) / (q.shape[-1] ** 0.5 if scale else 1.0)            # (heads, 1, t + 1)
+            x = x + a.W_o(a._merge(torch.softmax(s, -1) @ V))
+            x = x + block.feed_forward(block.norm_2(x))
+        out.append(model.head(model.norm(x)))
+    return torch.cat(out)                                                                 # (T, V)
+
+
+def check_kv_cache(fn):
+    """Check `fn(model, ids) -> (T, vocab)`: the logits of the GPT `model` (chapter 6c's "tales" model) on the
+    1-D LongTensor ids (T,), computed one position at a time with a KV cache: for each new position, each layer
+    computes one query, one key and one value, and attends over the keys and values it has kept. The result must
+    equal model(ids[None])[0][0], the logits computed for all positions at once."""
+    import torch
+    from .. import sequences
+    model = _tales_model()
+    ids = torch.as_tensor(sequences.tale_split(seed=0)[1][30:50].copy())                  # (20,)
+    rows = []
+    hooks = [block.attention.W_q.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[-2]))
+             for block in model.blocks]
+    whole = []
+    hooks.append(model.register_forward_hook(lambda m, i, o: whole.append(i[0].shape)))
+    try:
+        with torch.no_grad():
+            result, error = call(fn, model, ids.clone())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if error is not None:
+        return error
+    if whole:
+        return Feedback(False, f"your function called the whole model, model(...) (on shape {tuple(whole[0])}): that "
+                               "recomputes every position; which parts of the model does one new position need?",
+                        hints=("run the parts yourself: model.embed, then each block of model.blocks, then "
+                               "model.norm and model.head",
+                               "for each new position: its embedding, then per block one query, key and value from "
+                               "block.attention.W_q, W_k, W_v, attending over the kept keys and values"))
+    if any(r != 1 for r in rows):
+        return Feedback(False, f"a layer computed queries for {max(rows)} positions at once: the earlier positions' "
+                               "queries are recomputed at every step. What does the new position need from them?",
+                        hints=("the new position's query attends to the earlier KEYS and VALUES; their queries are "
+                               "never needed again",
+                               "keep per layer the list of keys and values; each step computes q, k, v of the new "
+                               "position only, appends k and v, and attends over all of them"))
+    if not isinstance(result, torch.Tensor) or tuple(result.shape) != (len(ids), model.vocab_size):
+        shape = tuple(result.shape) if hasattr(result, "shape") else type(result).__name__
+        return Feedback(False, f"expected logits of shape (T, vocab) = {(len(ids), model.vocab_size)}, got {shape}")
+    with torch.no_grad():
+        right = model(ids[None])[0][0]
+    got = result.detach().double()
+    if torch.allclose(got, right, rtol=0, atol=1e-9):
+        return Feedback(True, "correct: the logits equal the full computation's; each step computed one query, key "
+                              "and value per layer, so a step costs O(t) instead of recomputing all t positions")
+    for flags, message, hints in [
+        (dict(position=False), "the first position is right, the later ones are not: what tells the model WHERE "
+                               "the new token stands?",
+         ("the embedding adds the positional encoding of the token's position, pe[t]",
+          "x = model.embed.token(ids[t:t + 1]) * model.embed.scale + model.embed.pe[t]")),
+        (dict(include_self=False), "the logits differ from the first position on: which keys may the new position "
+                                   "attend to?",
+         ("the causal mask allows j <= t: the new position attends to itself too",
+          "append the new key and value to the cache BEFORE attending")),
+        (dict(scale=False), "the logits differ: compare your scores with scaled_dot_product_attention's",
+         ("the scores are divided by sqrt(d_head), the size of one head",
+          "s = q @ K.transpose(-1, -2) / q.shape[-1] ** 0.5")),
+    ]:
+        with torch.no_grad():
+            wrong = kv_cached_logits(model, ids, **flags)
+        if torch.allclose(got, wrong, rtol=0, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    first = int(torch.nonzero((got - right).abs().amax(-1) > 1e-9)[0])
+    return Feedback(False, f"the logits differ from the full computation from position {first} on",
+                    hints=("compare, position by position, with model(ids[None])[0][0]",
+                           "per step: embed (with pe[t]), then per block norm_1, q/k/v of the new row, append k, v, "
+                           "attend, W_o, residual, then the feed-forward with norm_2; then model.norm, model.head"))
+
+
 EXERCISES = [
     Exercise(checker=check_reversal_alignment, reference="attn_course.exercises.transformer.reversal_alignment",
              chapter="06b_transformer", solution="reversal_alignment"),
@@ -380,7 +609,36 @@ EXERCISES = [
     Exercise(checker=check_perplexity, reference="attn_course.exercises.transformer.perplexity",
              chapter="06c_language_model", solution="perplexity"),
     Exercise(checker=check_induction_scores, reference="attn_course.transformer.induction_scores",
-             chapter="06c_language_model", solution="induction_scores"),
+             chapter="06c_language_model", solution="induction_scores", level="implement"),
     Exercise(checker=check_causal_mask, reference="attn_course.attention.causal_mask",
              chapter="06c_language_model", solution="causal_mask"),
+    Exercise(checker=check_changed_prediction, reference="attn_course.exercises.transformer.CHANGED",
+             chapter="06c_language_model", solution="changed", level="predict", points=1,
+             mistakes=(Mistake("changed = 24", "is every position"),
+                       Mistake("changed = 13", "leaves out one position"),
+                       Mistake("changed = 10", "counts the positions BEFORE the edit"))),
+    Exercise(checker=check_ideal_perplexity, reference="attn_course.exercises.transformer.ideal_perplexity",
+             chapter="06c_language_model", solution="copier_perplexity", level="derive", points=2,
+             mistakes=(Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return vocab_size ** ((period - 1) / (2 * period - 1))", "one unpredictable"),
+                       Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return vocab_size ** (period / (2 * period))", "over how many predictions"),
+                       Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return (period * vocab_size + period - 1) / (2 * period - 1)",
+                               "mean of the per-token perplexities"))),
+    Exercise(checker=check_kv_cache, reference="attn_course.exercises.transformer.kv_cached_logits",
+             chapter="06c_language_model", solution="cached_logits", level="hard", points=3,
+             mistakes=(Mistake("def cached_logits(model, ids):\n"
+                               "    return torch.cat([model(ids[None, :t + 1])[0][0, -1:] for t in range(len(ids))])",
+                               "called the whole model"),
+                       Mistake("def cached_logits(model, ids):\n    x = model.embed(ids[None])\n"
+                               "    for block in model.blocks:\n        x, _ = block(x, causal=True)\n"
+                               "    return model.head(model.norm(x))[0]", "computed queries for 20 positions"),
+                       Mistake("from attn_course.exercises.transformer import kv_cached_logits\n"
+                               "def cached_logits(model, ids):\n    return kv_cached_logits(model, ids, position=False)",
+                               "WHERE the new token stands"),
+                       Mistake("from attn_course.exercises.transformer import kv_cached_logits\n"
+                               "def cached_logits(model, ids):\n"
+                               "    return kv_cached_logits(model, ids, include_self=False)",
+                               "which keys may the new position attend to"))),
 ]
