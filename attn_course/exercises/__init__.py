@@ -29,3 +29,4 @@ EXERCISES = [exercise for module in (background, concepts, attention, mathematic
 from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
 from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
 from .transformer import check_changed_prediction, check_ideal_perplexity, check_kv_cache
+from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_params

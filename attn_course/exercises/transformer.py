@@ -399,14 +399,6 @@ def _changed_positions():
     return tuple(int(i) for i in torch.nonzero((before - after).abs().amax(-1) > 1e-12).flatten())
 
 
-def __getattr__(name):
-    # CHANGED, the reference prediction, is measured on the model when first asked for: importing
-    # attn_course.exercises must not import torch.
-    if name == "CHANGED":
-        return len(_changed_positions())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def check_changed_prediction(changed):
     """Check a prediction `changed`: in a window of 24 tokens fed to the causal language model, the token at
     position 10 (counting from 0) is replaced; at how many of the 24 positions does the predicted distribution
@@ -599,11 +591,207 @@ def check_kv_cache(fn):
                            "attend, W_o, residual, then the feed-forward with norm_2; then model.norm, model.head"))
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.4 (predict): the shape of the cross-attention weights
+
+@functools.cache
+def _reverse_model():
+    from .. import transformer
+    return transformer.load("reverse")  # float64
+
+
+@functools.cache
+def _cross_shape():
+    """The shape of the cross-attention weights that greedy decoding returns for 3 held-out strings of 8 digits
+    decoded for 5 steps, measured on the shipped "reverse" model."""
+    import torch
+    from .. import sequences
+    source = torch.as_tensor(sequences.reverse_split(seed=0)[1].source[:3])
+    _, attention = _reverse_model().generate(source, 5)
+    return tuple(attention.cross.shape)
+
+
+def __getattr__(name):
+    # The reference predictions are measured on the models when first asked for: importing
+    # attn_course.exercises must not import torch.
+    if name == "CHANGED":
+        return len(_changed_positions())
+    if name == "CROSS_SHAPE":
+        return _cross_shape()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def check_cross_shape(shape):
+    """Check a prediction `shape`: the shape of attention.cross after `ids, attention = model.generate(source, 5)`
+    for the chapter's model (2 layers, 4 heads) and a source of 3 strings of 8 digits."""
+    if shape is Ellipsis:
+        return not_written("your prediction `shape`", "the `...` after `shape =`")
+    try:
+        got = tuple(int(x) for x in shape)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a tuple of whole numbers, got {shape!r}")
+    right = _cross_shape()
+    if got == right:
+        return Feedback(True, f"right: {right} = (batch, layers, heads, target positions, source positions): one "
+                              "row per query, the 5 tokens written, one column per key, the 8 source digits")
+    if sorted(got) == sorted(right) and len(got) == 5 and got[3:] == right[3:][::-1]:
+        return Feedback(False, f"{got}: the last two axes are the wrong way round: in cross-attention, which side "
+                               "asks (the queries, the rows)?",
+                        hints=("the queries come from the decoder, the keys and values from the encoder's memory",
+                               f"rows: the {right[3]} target positions; columns: the {right[4]} source positions"))
+    if len(got) == 4:
+        return Feedback(False, f"{got} has 4 axes: which of batch, layers, heads, queries, keys is missing?",
+                        hints=("every decoder layer has its own cross-attention, and every layer its own heads",
+                               f"(batch, layers, heads, queries, keys) = {right}"))
+    if len(got) == 5 and got[3] != right[3]:
+        return Feedback(False, f"{got}: {got[3]} queries; how many target positions does the last step of greedy "
+                               "decoding read?",
+                        hints=("greedy decoding writes 5 tokens; its last step reads begin and the first 4, 5 "
+                               "positions in all",
+                               f"the shape is {right}"))
+    return Feedback(False, f"{got} is not the shape: go through the axes (batch, layers, heads, queries, keys)",
+                    hints=("3 strings, 2 layers, 4 heads; queries from the target, keys from the source",
+                           f"the shape is {right}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.5 (derive): the parameters of a decoder layer
+
+def decoder_layer_params(d_model, n_heads, d_ff):
+    """The reference: the parameters of one DecoderBlock, 2 attentions of 4 (d^2 + d) each, a feed-forward
+    network of 2 d d_ff + d_ff + d, and 3 layer norms of 2 d. n_heads does not enter: the heads share out
+    the d columns of each projection."""
+    return 2 * 4 * (d_model * d_model + d_model) + (2 * d_model * d_ff + d_ff + d_model) + 3 * 2 * d_model
+
+
+def _counted_params(d_model, n_heads, d_ff):
+    from ..transformer import DecoderBlock
+    return sum(p.numel() for p in DecoderBlock(d_model, n_heads, d_ff).parameters())
+
+
+def check_decoder_params(fn):
+    """Check `fn(d_model, n_heads, d_ff) -> int`: the number of learned parameters of one decoder layer
+    (transformer.DecoderBlock: masked self-attention, cross-attention, feed-forward, three layer norms, every
+    linear layer with a bias), checked against the block's own count."""
+    for d, h, d_ff in [(32, 4, 64), (48, 3, 96), (64, 8, 256), (512, 8, 2048)]:
+        answer, error = call(fn, d, h, d_ff)
+        if error is not None:
+            return error
+        case = f"d_model = {d}, n_heads = {h}, d_ff = {d_ff}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        right = _counted_params(d, h, d_ff)
+        if got == right:
+            continue
+        attention, ffn, norms = 4 * (d * d + d), 2 * d * d_ff + d_ff + d, 6 * d
+        if np.isclose(got, right + 2 * 4 * (h - 1) * d * d) or np.isclose(got, right + 2 * 4 * (h - 1) * (d * d + d)):
+            return Feedback(False, f"{case}: you returned {got:g}, which grows with the number of heads: does a "
+                                   "head have its own d_model x d_model projection?",
+                            hints=("the heads split the d_model outputs of ONE projection into n_heads slices of "
+                                   "d_model / n_heads",
+                                   "each attention has 4 (d^2 + d) parameters, whatever n_heads"))
+        if np.isclose(got, right - norms):
+            return Feedback(False, f"{case}: you returned {got:g}, {norms} short: which part of a layer has a gain "
+                                   "and a bias per coordinate?",
+                            hints=("a pre-norm decoder layer has a LayerNorm before each of its 3 sublayers",
+                                   "3 layer norms of 2 d_model parameters each"))
+        if np.isclose(got, right - 2 * 4 * d - d_ff - d) or np.isclose(got, right - 2 * 4 * d - d_ff - d - norms):
+            return Feedback(False, f"{case}: you returned {got:g}: the weight matrices are counted, but what else "
+                                   "does an nn.Linear learn?",
+                            hints=("each linear layer has a bias, one per output",
+                                   "an attention has 4 (d^2 + d); the feed-forward 2 d d_ff + d_ff + d"))
+        if np.isclose(got, right - attention):
+            return Feedback(False, f"{case}: you returned {got:g}, one attention short: how many attentions does a "
+                                   "DECODER layer have?",
+                            hints=("masked self-attention over the target, then cross-attention over the memory",
+                                   "2 x 4 (d^2 + d)"))
+        return Feedback(False, f"{case}: expected {right}, got {got:g}",
+                        hints=("count each sublayer: 2 attentions, the feed-forward, 3 layer norms",
+                               "8 (d^2 + d) + 2 d d_ff + d_ff + d + 6 d"))
+    return Feedback(True, "correct: 8 (d² + d) for the two attentions, 2 d d_ff + d_ff + d for the feed-forward and "
+                          "6 d for the norms; the number of heads does not enter, the heads share out each projection")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.6 (hard): the first layer's cross-attention, by hand
+
+def cross_weights_by_hand(model, source, target_in, *, norm=True, self_attention=True, scale=True):
+    """The reference (flags at their defaults): the cross-attention weights (B, heads, T, S) of the first decoder
+    layer of the encoder–decoder `model`, for source ids (B, S) and decoder input ids target_in (B, T), from
+    the model's parameters. The flags make typical mistakes: the queries from y instead of LN(y), the
+    self-attention sublayer skipped, no 1 / sqrt(d_head)."""
+    import torch
+    memory, _ = model.encode(source)                                          # (B, S, d)
+    block = model.decoder[0]
+    y = model.embed_target(target_in)                                         # (B, T, d)
+    if self_attention:
+        y = y + block.self_attention(block.norm_1(y), causal=True)[0]
+    a = block.cross_attention
+    q = a._split(a.W_q(block.norm_2(y) if norm else y))                       # (B, h, T, d_head)
+    k = a._split(a.W_k(memory))                                               # (B, h, S, d_head)
+    s = q @ k.transpose(-1, -2) / (q.shape[-1] ** 0.5 if scale else 1.0)      # (B, h, T, S)
+    return torch.softmax(s, -1)
+
+
+def check_cross_by_hand(fn):
+    """Check `fn(model, source, target_in) -> (B, heads, T, S)`: the cross-attention weights of the FIRST decoder
+    layer of chapter 6b's model, computed from its parameters (model.encode, model.embed_target, the layer's
+    sublayers), equal to the weights the model returns, model.decode(memory, target_in)[2][:, 0]."""
+    import torch
+    from .. import sequences
+    model = _reverse_model()
+    test = sequences.reverse_split(seed=0)[1]
+    source = torch.as_tensor(test.source[:4])
+    target_in = model.shift_right(torch.as_tensor(test.target[:4]))
+    with torch.no_grad():
+        result, error = call(fn, model, source.clone(), target_in.clone())
+        if error is not None:
+            return error
+        memory, _ = model.encode(source)
+        right = model.decode(memory, target_in)[2][:, 0]                      # (B, heads, T, S)
+    if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(right.shape):
+        shape = tuple(result.shape) if hasattr(result, "shape") else type(result).__name__
+        return Feedback(False, f"expected weights of shape (batch, heads, target positions, source positions) = "
+                               f"{tuple(right.shape)}, got {shape}",
+                        hints=("split the projections into heads with block.cross_attention._split",
+                               "q from the target (B, h, T, d_head), k from the memory (B, h, S, d_head); "
+                               "softmax(q k^T / sqrt(d_head)) is (B, h, T, S)"))
+    got = result.detach().double()
+    if torch.allclose(got, right, rtol=0, atol=1e-9):
+        return Feedback(True, "correct: memory from the encoder; queries from the target after the masked "
+                              "self-attention sublayer and norm_2; keys from the memory; the weights the model "
+                              "returns, to 1e-9")
+    if torch.allclose(got.sum(-2), torch.ones_like(got.sum(-2)), atol=1e-6) and \
+            not torch.allclose(got.sum(-1), torch.ones_like(got.sum(-1)), atol=1e-6):
+        return Feedback(False, "the weights sum to 1 over the target positions: the softmax runs over which axis?",
+                        hints=("each query (a target position) distributes its attention over the keys",
+                               "softmax over the last axis, the source positions"))
+    for flags, message, hints in [
+        (dict(norm=False), "the weights differ: what does the decoder layer do to y before the cross-attention's "
+                           "queries?",
+         ("pre-norm: each sublayer reads a layer-normalised copy", "q = W_q(block.norm_2(y))")),
+        (dict(self_attention=False), "the weights differ: what comes before the cross-attention in a decoder layer?",
+         ("the masked self-attention sublayer adds to y first",
+          "y = y + block.self_attention(block.norm_1(y), causal=True)[0]")),
+        (dict(scale=False), "the weights are too peaked: compare your scores with scaled_dot_product_attention's",
+         ("the scores are divided by sqrt(d_head)", "s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5")),
+    ]:
+        with torch.no_grad():
+            wrong = cross_weights_by_hand(model, source, target_in, **flags)
+        if torch.allclose(got, wrong, rtol=0, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    return Feedback(False, f"the weights differ from the model's by up to {(got - right).abs().max().item():.3g}",
+                    hints=("compare step by step: memory = model.encode(source)[0]; y = model.embed_target(target_in)",
+                           "then the self-attention sublayer, norm_2, W_q; keys W_k(memory); softmax over the keys"))
+
+
 EXERCISES = [
     Exercise(checker=check_reversal_alignment, reference="attn_course.exercises.transformer.reversal_alignment",
              chapter="06b_transformer", solution="reversal_alignment"),
     Exercise(checker=check_positional_encoding, reference="attn_course.positional.sinusoidal_encoding",
-             chapter="06b_transformer", solution="positional_encoding"),
+             chapter="06b_transformer", solution="positional_encoding", level="implement"),
     Exercise(checker=check_transformer_masks, reference="attn_course.exercises.transformer.transformer_masks",
              chapter="06b_transformer", solution="transformer_masks"),
     Exercise(checker=check_perplexity, reference="attn_course.exercises.transformer.perplexity",
@@ -641,4 +829,32 @@ EXERCISES = [
                                "def cached_logits(model, ids):\n"
                                "    return kv_cached_logits(model, ids, include_self=False)",
                                "which keys may the new position attend to"))),
+    Exercise(checker=check_cross_shape, reference="attn_course.exercises.transformer.CROSS_SHAPE",
+             chapter="06b_transformer", solution="shape", level="predict", points=1,
+             mistakes=(Mistake("shape = (3, 2, 4, 8, 5)", "the last two axes are the wrong way round"),
+                       Mistake("shape = (3, 4, 5, 8)", "has 4 axes"),
+                       Mistake("shape = (3, 2, 4, 8, 8)", "how many target positions"))),
+    Exercise(checker=check_decoder_params, reference="attn_course.exercises.transformer.decoder_layer_params",
+             chapter="06b_transformer", solution="decoder_params", level="derive", points=2,
+             mistakes=(Mistake("def decoder_params(d, h, d_ff):\n"
+                               "    return 2 * 4 * h * (d * d + d) + 2 * d * d_ff + d_ff + d + 6 * d",
+                               "grows with the number of heads"),
+                       Mistake("def decoder_params(d, h, d_ff):\n    return 8 * (d * d + d) + 2 * d * d_ff + d_ff + d",
+                               "a gain and a bias"),
+                       Mistake("def decoder_params(d, h, d_ff):\n    return 8 * d * d + 2 * d * d_ff + 6 * d",
+                               "what else does an nn.Linear learn"),
+                       Mistake("def decoder_params(d, h, d_ff):\n"
+                               "    return 4 * (d * d + d) + 2 * d * d_ff + d_ff + d + 6 * d", "one attention short"))),
+    Exercise(checker=check_cross_by_hand, reference="attn_course.exercises.transformer.cross_weights_by_hand",
+             chapter="06b_transformer", solution="cross_weights", level="hard", points=3,
+             mistakes=(Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
+                               "def cross_weights(model, source, target_in):\n"
+                               "    return f(model, source, target_in, norm=False)", "before the cross-attention's"),
+                       Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
+                               "def cross_weights(model, source, target_in):\n"
+                               "    return f(model, source, target_in, self_attention=False)",
+                               "what comes before the cross-attention"),
+                       Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
+                               "def cross_weights(model, source, target_in):\n"
+                               "    return f(model, source, target_in, scale=False)", "too peaked"))),
 ]
