@@ -665,8 +665,10 @@ def decoder_layer_params(d_model, n_heads, d_ff):
 
 
 def _counted_params(d_model, n_heads, d_ff):
+    import torch
     from ..transformer import DecoderBlock
-    return sum(p.numel() for p in DecoderBlock(d_model, n_heads, d_ff).parameters())
+    with torch.random.fork_rng(devices=[]):  # building a layer draws its initial weights: leave the learner's state
+        return sum(p.numel() for p in DecoderBlock(d_model, n_heads, d_ff).parameters())
 
 
 def check_decoder_params(fn):
