@@ -30,3 +30,5 @@ from .efficiency import check_causal_tiled, check_merge_states, check_rescale_pr
 from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
 from .transformer import check_changed_prediction, check_ideal_perplexity, check_kv_cache
 from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_params
+from .tools import check_encode_padded, check_mha_params, check_weights_shape
+from .applications import check_class_maps, check_pooling_prediction, check_uniform_rollout
