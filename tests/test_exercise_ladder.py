@@ -19,7 +19,8 @@ from attn_course.exercises import EXERCISES, LEVELS
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = re.compile(r"^#+ Exercise (\d+[a-z]?)\.(\d+) \(([a-z]+)\)", re.M)
 # The chapters whose ladder is complete (the others still have the easy/medium labels of their first edition).
-LADDER_CHAPTERS = ["06_applications", "06b_transformer", "07_tools", "06c_language_model", "08_efficiency", "08b_gpu_kernel"]
+LADDER_CHAPTERS = ["06_applications", "06b_transformer", "06c_language_model", "07_tools", "08_efficiency",
+                   "08b_gpu_kernel", "09_faq"]
 
 
 def headings(chapter):

@@ -32,3 +32,4 @@ from .transformer import check_changed_prediction, check_ideal_perplexity, check
 from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_params
 from .tools import check_encode_padded, check_mha_params, check_weights_shape
 from .applications import check_class_maps, check_pooling_prediction, check_uniform_rollout
+from .faq import check_entropy_prediction, check_masked_lm_loss, check_window_scores
