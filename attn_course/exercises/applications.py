@@ -3,6 +3,9 @@
     check_alignment_accuracy(fn)   fn(weights, truth) -> share of queries whose top key is truly aligned
     check_attention_pooling(fn)    fn(h, u, mask) -> (pooled, weights), attention with one learned query
     check_rollout(fn)              fn(weights) -> attention rollout through the layers (Abnar & Zuidema)
+    check_pooling_prediction(w)    predict: the weight a padding mask leaves to word 0
+    check_uniform_rollout(fn)      derive: fn(n, layers) -> the diagonal of the rollout of uniform attention
+    check_class_maps(fn)           hard: fn(weights) -> the [class] maps, raw and rolled out, of a batch
 
 The references are the package's attn_course.models.alignment_accuracy and attention_rollout (NumPy
 functions in a module that imports torch: imported when a checker runs) and attention_pool.

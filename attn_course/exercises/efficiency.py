@@ -4,6 +4,10 @@
     check_online_softmax_step(fn)  fn(m, l, acc, s, v) -> (m_new, l_new, acc_new): one block of the online softmax
     check_query_block(fn)          fn(q_block, k, v, block_size) -> output of one block of queries, reading
                                    k and v one block of rows at a time (FlashAttention's inner loop)
+    check_rescale_prediction(rescales)  predict: the factors exp(m - m_new) of three blocks of the online softmax
+    check_merge_states(fn)         derive: fn(a, b) -> the online-softmax state over two disjoint sets of keys
+    check_causal_tiled(fn)         hard: fn(q, k, v, block_size) -> causal tiled attention that skips the
+                                   tiles above the diagonal
 
 NumPy only. The references: matrix_bytes, online_softmax_step, and attend_block (the package's
 attn_course.flash.query_block); each checker also models the typical wrong answers it recognises.

@@ -3,6 +3,9 @@
     check_permutation_test(fn)   fn(layer, x, perm) -> bool: does the layer commute with reordering its input?
     check_four_steps(fn)         fn(x, W_q, W_k, W_v) -> (output, weights): the FAQ's four steps of self-attention
     check_attention_entropy(fn)  fn(weights) -> the entropy of each query's distribution over the keys
+    check_entropy_prediction(h)  predict: the entropy of a causally masked row with equal scores
+    check_window_scores(fn)      derive: fn(n, window) -> the scores of causal sliding-window attention
+    check_masked_lm_loss(fn)     hard: fn(logits, targets, masked) -> BERT's masked-LM loss
 
 The references: commutes, four_steps (the package's scaled_dot_product_attention on projections) and
 attention_entropy.

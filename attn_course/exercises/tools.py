@@ -5,6 +5,9 @@
                                 F.scaled_dot_product_attention (n_q <= n_k, as when decoding with a cache)
     check_capture_weights(fn)   fn(encoder, x) -> per-layer, per-head weights of a torch.nn.TransformerEncoder,
                                 captured with forward hooks
+    check_weights_shape(weights_shape)  predict: the shape of nn.MultiheadAttention's weights, all defaults
+    check_mha_params(fn)        derive: fn(embed_dim, num_heads, kdim, vdim) -> its learned parameters
+    check_encode_padded(fn)     hard: fn(layer, x, lengths) -> a padded batch through nn.TransformerEncoderLayer
 
 torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only. The
 references: to_mha_mask, cached_attention (attn_course.nn's causal attention, aligned bottom right) and

@@ -7,6 +7,12 @@
     check_causal_mask(fn)           fn(n) -> (n, n) bool, True = may attend; also run inside a small GPT
     check_perplexity(fn)            fn(logits, targets) -> exp(mean negative log-likelihood)
     check_induction_scores(fn)      fn(weights, period) -> (layers, heads) induction scores
+    check_changed_prediction(changed)   predict (6c): how many predictions change when one token changes
+    check_ideal_perplexity(fn)      derive (6c): fn(period, vocab_size) -> a perfect copier's perplexity
+    check_kv_cache(fn)              hard (6c): fn(model, ids) -> the GPT's logits with a KV cache
+    check_cross_shape(shape)        predict (6b): the shape of the cross-attention weights of greedy decoding
+    check_decoder_params(fn)        derive (6b): fn(d_model, n_heads, d_ff) -> parameters of a decoder layer
+    check_cross_by_hand(fn)         hard (6b): fn(model, source, target_in) -> the first layer's cross-attention
 
 Masks follow the package's convention: True = MAY attend. The references are the package's
 sinusoidal_encoding, causal_mask and attn_course.transformer.induction_scores (in a module that imports
@@ -687,7 +693,7 @@ def check_decoder_params(fn):
         right = _counted_params(d, h, d_ff)
         if got == right:
             continue
-        attention, ffn, norms = 4 * (d * d + d), 2 * d * d_ff + d_ff + d, 6 * d
+        attention, norms = 4 * (d * d + d), 6 * d
         if np.isclose(got, right + 2 * 4 * (h - 1) * d * d) or np.isclose(got, right + 2 * 4 * (h - 1) * (d * d + d)):
             return Feedback(False, f"{case}: you returned {got:g}, which grows with the number of heads: does a "
                                    "head have its own d_model x d_model projection?",
