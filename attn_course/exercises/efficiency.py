@@ -549,6 +549,26 @@ def check_causal_tiled(fn):
                           "are never read")
 
 
+# Typical wrong answers to exercise 8.6, as students write them: {stop} is where the loop over the tiles of
+# keys ends, {mask} what is done to the tile's scores.
+_CAUSAL_TRY = """def causal_tiled_attention(q, k, v, b):
+    n, d = q.shape
+    out = np.zeros((n, v.shape[1]))
+    for i0 in range(0, n, b):
+        qi = q[i0:i0 + b] / np.sqrt(d)
+        rows = np.arange(i0, i0 + len(qi))[:, None]
+        m, l, acc = np.full((len(qi), 1), -np.inf), np.zeros((len(qi), 1)), np.zeros((len(qi), v.shape[1]))
+        for j0 in range(0, {stop}, b):
+            s = qi @ k[j0:j0 + b].T
+            cols = np.arange(j0, j0 + s.shape[1])[None, :]
+            {mask}
+            m_new = np.maximum(m, s.max(axis=1, keepdims=True))
+            safe = np.where(np.isfinite(m_new), m_new, 0)
+            p, r = np.exp(s - safe), np.exp(m - safe)
+            l, acc, m = r * l + p.sum(axis=1, keepdims=True), r * acc + p @ v[j0:j0 + b], m_new
+        out[i0:i0 + len(qi)] = np.divide(acc, l, out=np.zeros_like(acc), where=l > 0)
+    return out"""
+
 EXERCISES = [
     Exercise(checker=check_matrix_bytes, reference="attn_course.exercises.efficiency.matrix_bytes",
              chapter="08_efficiency", solution="weights_bytes"),
@@ -575,16 +595,10 @@ EXERCISES = [
                                "m and l are right but acc is not"))),
     Exercise(checker=check_causal_tiled, reference="attn_course.exercises.efficiency.causal_tiled",
              chapter="08_efficiency", solution="causal_tiled_attention", level="hard", points=3,
-             mistakes=(Mistake("from attn_course.exercises.efficiency import _causal_variant\n"
-                               "def causal_tiled_attention(q, k, v, block_size):\n"
-                               "    return _causal_variant(q, k, v, block_size, mask_diagonal=False)",
+             mistakes=(Mistake(_CAUSAL_TRY.format(stop="min(n, i0 + b)", mask="# the tiles after the last query are skipped: enough?"),
                                "inside the tiles the diagonal crosses"),
-                       Mistake("from attn_course.exercises.efficiency import _causal_variant\n"
-                               "def causal_tiled_attention(q, k, v, block_size):\n"
-                               "    return _causal_variant(q, k, v, block_size, skip=False)",
+                       Mistake(_CAUSAL_TRY.format(stop="n", mask="s = np.where(cols <= rows, s, -np.inf)"),
                                "some tiles hold only masked keys"),
-                       Mistake("from attn_course.exercises.efficiency import _causal_variant\n"
-                               "def causal_tiled_attention(q, k, v, block_size):\n"
-                               "    return _causal_variant(q, k, v, block_size, strict=True)",
+                       Mistake(_CAUSAL_TRY.format(stop="min(n, i0 + b)", mask="s = np.where(cols < rows, s, -np.inf)"),
                                "does not see key i itself"))),
 ]

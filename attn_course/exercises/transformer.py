@@ -795,6 +795,33 @@ def check_cross_by_hand(fn):
                            "then the self-attention sublayer, norm_2, W_q; keys W_k(memory); softmax over the keys"))
 
 
+# Typical wrong answers to exercises 6c.6 and 6b.6, as students write them ({...}: what each mistake changes).
+_KV_TRY = """def cached_logits(model, ids):
+    embed, out, cache = model.embed, [], [([], []) for _ in model.blocks]
+    for t in range(len(ids)):
+        x = embed.token(ids[t:t + 1]) * embed.scale + {pe}
+        for block, (keys, values) in zip(model.blocks, cache):
+            a, h = block.attention, block.norm_1(x)
+            q, k, v = a._split(a.W_q(h)), a._split(a.W_k(h)), a._split(a.W_v(h))
+            keys.append(k)
+            values.append(v)
+            K, V = torch.cat(keys, -2), torch.cat(values, -2)
+            w = torch.softmax(q @ K.transpose(-1, -2){scale}, -1)
+            x = x + a.W_o(a._merge(w @ V))
+            x = x + block.feed_forward(block.norm_2(x))
+        out.append(model.head(model.norm(x)))
+    return torch.cat(out)"""
+
+_SUBLAYER = "y = y + block.self_attention(block.norm_1(y), causal=True)[0]"
+_CROSS_TRY = """def cross_weights(model, source, target_in):
+    memory, _ = model.encode(source)
+    block = model.decoder[0]
+    y = model.embed_target(target_in)
+    {sublayer}
+    a = block.cross_attention
+    q, k = a._split(a.W_q({query})), a._split(a.W_k(memory))
+    return torch.softmax(q @ k.transpose(-1, -2){scale}, dim=-1)"""
+
 EXERCISES = [
     Exercise(checker=check_reversal_alignment, reference="attn_course.exercises.transformer.reversal_alignment",
              chapter="06b_transformer", solution="reversal_alignment"),
@@ -830,13 +857,9 @@ EXERCISES = [
                        Mistake("def cached_logits(model, ids):\n    x = model.embed(ids[None])\n"
                                "    for block in model.blocks:\n        x, _ = block(x, causal=True)\n"
                                "    return model.head(model.norm(x))[0]", "computed queries for 20 positions"),
-                       Mistake("from attn_course.exercises.transformer import kv_cached_logits\n"
-                               "def cached_logits(model, ids):\n    return kv_cached_logits(model, ids, position=False)",
+                       Mistake(_KV_TRY.format(pe="embed.pe[0]", scale=" / q.shape[-1] ** 0.5"),
                                "WHERE the new token stands"),
-                       Mistake("from attn_course.exercises.transformer import kv_cached_logits\n"
-                               "def cached_logits(model, ids):\n"
-                               "    return kv_cached_logits(model, ids, include_self=False)",
-                               "which keys may the new position attend to"))),
+                       Mistake(_KV_TRY.format(pe="embed.pe[t]", scale=""), "compare your scores"))),
     Exercise(checker=check_cross_shape, reference="attn_course.exercises.transformer.CROSS_SHAPE",
              chapter="06b_transformer", solution="shape", level="predict", points=1,
              mistakes=(Mistake("shape = (3, 2, 4, 8, 5)", "the last two axes are the wrong way round"),
@@ -855,14 +878,10 @@ EXERCISES = [
                                "    return 4 * (d * d + d) + 2 * d * d_ff + d_ff + d + 6 * d", "one attention short"))),
     Exercise(checker=check_cross_by_hand, reference="attn_course.exercises.transformer.cross_weights_by_hand",
              chapter="06b_transformer", solution="cross_weights", level="hard", points=3,
-             mistakes=(Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
-                               "def cross_weights(model, source, target_in):\n"
-                               "    return f(model, source, target_in, norm=False)", "before the cross-attention's"),
-                       Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
-                               "def cross_weights(model, source, target_in):\n"
-                               "    return f(model, source, target_in, self_attention=False)",
+             mistakes=(Mistake(_CROSS_TRY.format(sublayer=_SUBLAYER, query="y", scale=" / q.shape[-1] ** 0.5"),
+                               "before the cross-attention's"),
+                       Mistake(_CROSS_TRY.format(sublayer="", query="block.norm_2(y)", scale=" / q.shape[-1] ** 0.5"),
                                "what comes before the cross-attention"),
-                       Mistake("from attn_course.exercises.transformer import cross_weights_by_hand as f\n"
-                               "def cross_weights(model, source, target_in):\n"
-                               "    return f(model, source, target_in, scale=False)", "too peaked"))),
+                       Mistake(_CROSS_TRY.format(sublayer=_SUBLAYER, query="block.norm_2(y)", scale=""),
+                               "too peaked"))),
 ]
