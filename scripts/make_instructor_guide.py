@@ -748,8 +748,10 @@ def write():
          "dispels each), answer keys for every exercise, and how to present the chapters as slides, hand out the "
          "student edition and run the notebooks for a whole class.", "",
          "Every chapter follows the same rhythm: a question, the idea with its equation, code, a picture, an "
-         "exercise. Each exercise shows a typical wrong first attempt, which its checker rejects with a message "
-         "that says *what* is wrong; then the solution cell (folded on the website); then the checker accepting it. "
+         "exercise. The exercises climb a ladder whose level each heading names: *predict* (write a prediction, "
+         "then the checker measures it), *implement*, *debug* (a typical wrong first attempt, which its checker "
+         "rejects with a message that says *what* is wrong), *derive* (on paper, then checked numerically) and "
+         "*hard* (several steps). Each has a solution cell (folded on the website), then the checker accepting it. "
          "The live explorers are sliders that redraw a figure; on the website they are snapshots, so present from "
          "a running notebook (JupyterLab, Colab or the class hub; see {doc}`how_to_use`) whenever an explorer is on "
          "the plan.", ""])
