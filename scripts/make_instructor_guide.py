@@ -187,10 +187,10 @@ class Chapter:
             after = next((j for j in range(i + 1, len(cells)) if cells[j].cell_type == "code"
                           and re.search(r"check_\w+\(", cells[j].source)), None)
             if first is not None and self.sections[first] != heading:
-                first = None  # a predict, derive or hard exercise has no first attempt: its checker comes after
-            named = first if first is not None else after
-            checker = re.findall(r"(check_\w+)\(", cells[named].source)[-1] if named is not None else None
-            if checker is None:
+                first = None  # a predict, derive or hard exercise shows no first attempt: its checker comes after
+            checked = first if first is not None else after
+            checker = re.findall(r"(check_\w+)\(", cells[checked].source)[-1] if checked is not None else None
+            if checker is None or self.sections[checked] != heading:
                 problems.append(f"{self.stem}: solution cell {i} has no checker call in its section")
             out.append(dict(heading=heading, checker=checker, first=cells[first] if first is not None else None,
                             solution=cell, after=cells[after] if after is not None else None))
@@ -452,7 +452,7 @@ def sessions():
                    "looks at the previous token?*; *where does the induction stripe run, relative to the diagonal?*; "
                    "*why can an induction head not sit in the first layer?*"),
                   ("75–90", c6c.sec("Break the causal mask, and watch the model cheat") + ", then "
-                            "*Exercise 6c.3 (easy): the causal mask* in class.",
+                            "*Exercise 6c.3 (debug): the causal mask* in class.",
                    "Ask: *the model trained without the mask has the lower perplexity: is it the better model?*")]
     if chapters5:
         out.append(("Session 5: trained models at work", chapters5,
@@ -562,7 +562,7 @@ def misconceptions():
         "see, where $-\\infty$ with a naive softmax gives NaN: handle such rows either way) and in float16, whose largest "
         "finite value is 65504 ($-10^9$ overflows to $-\\infty$; `torch.finfo(dtype).min` fits).",
         [s("04_mathematics", "What can go wrong with a mask"),
-         s("06_applications", "Exercise 6.2 (medium): attention pooling with a padding mask")])
+         s("06_applications", "Exercise 6.2 (debug): attention pooling with a padding mask")])
     add("`exp(scores) / sum(exp(scores))` is a fine softmax.",
         "It overflows once a score passes about 709 in float64 (88 in float32), which a wide model or a low temperature reaches, and underflows to 0/0 for very negative "
         "ones; subtract each row's maximum first (softmax is shift invariant).",
@@ -580,7 +580,7 @@ def misconceptions():
         "It aligns the diagonal to the top left; with a key–value cache the queries are the last positions and need "
         "the bottom-right alignment. With one new token, `is_causal=True` lets it see only the first key.",
         [s("07_tools", "`is_causal`: where does the diagonal start?"),
-         s("07_tools", "Exercise 7.2 (medium): causal attention with a cache")])
+         s("07_tools", "Exercise 7.2 (debug): causal attention with a cache")])
     add("Attention knows the order of its inputs.",
         "Reorder the keys and values together and a query's output does not change; order must be added by "
         "positional encodings.",
@@ -647,6 +647,45 @@ def stub_note(ex, fn):
             f"{'✔' if answer else '✘'} {esc(answer.message)}")
 
 
+def brief(source, module):
+    """A mistake's source on one line, or its first line and where to read the rest when it is long."""
+    one_line = " ".join(source.split())
+    if len(one_line) <= 160:
+        return code(one_line)
+    lines = source.strip().split("\n")
+    return (f"{code(lines[0])} … ({len(lines)} lines: the `Mistake` in `EXERCISES`, "
+            f"`attn_course/exercises/{module}.py`)")
+
+
+def registry_mistakes(checker):
+    """[(source, first message, last hint)] for the typical mistakes the registry lists for `checker`, each run
+    through it (its source given a file name that linecache knows, as a notebook cell's, for triton.jit)."""
+    import linecache
+    out = []
+    for exercise in E.EXERCISES:
+        if exercise.name != checker:
+            continue
+        for k, mistake in enumerate(exercise.mistakes):
+            filename = f"<mistake of {checker} {k}>"
+            linecache.cache[filename] = (len(mistake.code), None, mistake.code.splitlines(True), filename)
+            namespace = {"np": np}
+            try:
+                import torch
+                namespace["torch"] = torch
+            except ImportError:
+                pass
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile(mistake.code, filename, "exec"), namespace)
+                    feedback = exercise.checker(*(namespace[name] for name in exercise.solution))
+            except Exception as e:  # a mistake that needs what is not installed here is left out, and said
+                problems.append(f"{checker}: mistake {k} not run ({type(e).__name__}: {e})")
+                continue
+            out.append((mistake.code, feedback.message, feedback.hints[-1] if feedback.hints else ""))
+    return out
+
+
 def answer_key(c, ex):
     lines = [f"#### {ex['heading']}", ""]
     checker = ex["checker"]
@@ -656,8 +695,8 @@ def answer_key(c, ex):
     doc = inspect.cleandoc(fn.__doc__ or "") if fn else ""
     lines += ["```text", doc, "```", ""]
     first_src = ex["first"].source if ex["first"] is not None else ""
-    first_msg = verdict(ex["first"], "✘") if ex["first"] is not None else ""
-    if ex["first"] is not None and not first_msg:
+    first_msg = verdict(ex["first"], "✘") if first_src else ""
+    if first_src and not first_msg:
         problems.append(f"{ex['heading']}: the first attempt has no stored ✘ message (is the chapter executed?)")
     if first_src:
         lines += ["The chapter's first attempt, and what the checker answers (the stored output of the cell, "
@@ -681,12 +720,22 @@ def answer_key(c, ex):
                   f"Each row is a wrong answer from `tests/{test_file}.py`, run through `{checker}`; the "
                   f"message is the checker's own.", "",
                   "| wrong answer (as the test writes it) | the checker says ✘ |", "| --- | --- |", *table, "", ":::", ""]
+    mistakes = registry_mistakes(checker)
+    if mistakes:
+        lines += [f":::{{dropdown}} {len(mistakes)} typical wrong answers from the registry, and the checker's first "
+                  "message and last hint", "",
+                  f"Each row is a `Mistake` of `{checker}`'s entry in `attn_course.exercises.EXERCISES`, run through "
+                  "the checker: the first message says what is wrong; the last hint, shown after repeated checks "
+                  "or `hint()`, gives the fix.", "",
+                  "| wrong answer | the checker says ✘ | last hint |", "| --- | --- | --- |",
+                  *(f"| {brief(src, module)} | {esc(msg)} | {esc(last)} |" for src, msg, last in mistakes),
+                  "", ":::", ""]
     ok = verdict(ex["after"], "✔")
     if not ok:
         problems.append(f"{ex['heading']}: no stored ✔ message after the solution (is the chapter executed?)")
     if ok:
         lines += [f"A right answer gets: ✔ {esc(ok)}", ""]
-    where = "right after the first attempt" if ex["first"] is not None else "right before the checker"
+    where = "right after the first attempt" if first_src else "right before the cell that calls the checker"
     lines += [f"**Solution:** the cell tagged `solution` in {c.sec(ex['heading'])}, {where}. On the website it is "
               f"folded (*Show code cell source*). {stub_note(ex, fn)}", ""]
     return lines
@@ -701,8 +750,10 @@ def write():
          "dispels each), answer keys for every exercise, and how to present the chapters as slides, hand out the "
          "student edition and run the notebooks for a whole class.", "",
          "Every chapter follows the same rhythm: a question, the idea with its equation, code, a picture, an "
-         "exercise. Each exercise shows a typical wrong first attempt, which its checker rejects with a message "
-         "that says *what* is wrong; then the solution cell (folded on the website); then the checker accepting it. "
+         "exercise. The exercises climb a ladder whose level each heading names: *predict* (write a prediction, "
+         "then the checker measures it), *implement*, *debug* (a typical wrong first attempt, which its checker "
+         "rejects with a message that says *what* is wrong), *derive* (on paper, then checked numerically) and "
+         "*hard* (several steps). Each has a solution cell (folded on the website), then the checker accepting it. "
          "The live explorers are sliders that redraw a figure; on the website they are snapshots, so present from "
          "a running notebook (JupyterLab, Colab or the class hub; see {doc}`how_to_use`) whenever an explorer is on "
          "the plan.", ""])

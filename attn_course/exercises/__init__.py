@@ -31,3 +31,10 @@ from . import (applications, attention, background, concepts, efficiency, faq, g
 # In the order of the chapters, and of the exercises within each.
 EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
                                      tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
+from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
+from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
+from .transformer import check_changed_prediction, check_ideal_perplexity, check_kv_cache
+from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_params
+from .tools import check_encode_padded, check_mha_params, check_weights_shape
+from .applications import check_class_maps, check_pooling_prediction, check_uniform_rollout
+from .faq import check_entropy_prediction, check_masked_lm_loss, check_window_scores

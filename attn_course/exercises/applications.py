@@ -3,6 +3,9 @@
     check_alignment_accuracy(fn)   fn(weights, truth) -> share of queries whose top key is truly aligned
     check_attention_pooling(fn)    fn(h, u, mask) -> (pooled, weights), attention with one learned query
     check_rollout(fn)              fn(weights) -> attention rollout through the layers (Abnar & Zuidema)
+    check_pooling_prediction(w)    predict: the weight a padding mask leaves to word 0
+    check_uniform_rollout(fn)      derive: fn(n, layers) -> the diagonal of the rollout of uniform attention
+    check_class_maps(fn)           hard: fn(weights) -> the [class] maps, raw and rolled out, of a batch
 
 The references are the package's attn_course.readout.alignment_accuracy and attention_rollout (NumPy
 functions in a module that imports torch: imported when a checker runs) and attention_pool.
@@ -10,7 +13,7 @@ functions in a module that imports torch: imported when a checker runs) and atte
 import numpy as np
 
 from ..softmax import softmax
-from .feedback import Feedback, call, call_for_pair, checker, fail
+from .feedback import Feedback, call, call_for_pair, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 
@@ -276,6 +279,184 @@ def check_rollout(fn):
                 fix)
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 6.4 (predict): the weight a padding mask leaves
+
+POOL_SCORES, POOL_MASK = np.array([2.0, 1.0, 0.0, 5.0]), np.array([True, True, True, False])  # word 3: padding
+FIRST_WEIGHT = float(softmax(POOL_SCORES, mask=POOL_MASK)[0])  # the reference prediction, computed
+
+
+@checker
+def check_pooling_prediction(first_weight):
+    """Check a prediction `first_weight`: the attention weight of word 0 when the scores are [2, 1, 0, 5] and
+    position 3 (score 5) is padding, hidden by the mask."""
+    if first_weight is Ellipsis:
+        return not_written("your prediction `first_weight`", "the `...` after `first_weight =`")
+    try:
+        got = float(first_weight)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a number, got {first_weight!r}")
+    e = np.exp(POOL_SCORES)
+    if np.isclose(got, FIRST_WEIGHT, atol=0.001):
+        return Feedback(True, f"right: {FIRST_WEIGHT:.3f} = e² / (e² + e¹ + e⁰). The padding's score of 5, the "
+                              "largest, gets weight 0: the mask sets it to -inf before the softmax")
+    if np.isclose(got, e[0] / e.sum(), atol=0.005):
+        return Feedback(False, f"{got:.3f} counts the padding's e⁵ in the denominator: what does the mask do to "
+                               "position 3?",
+                        hints=("a masked score becomes -inf, and exp(-inf) = 0",
+                               f"e² / (e² + e¹ + e⁰) = {FIRST_WEIGHT:.3f}"))
+    if np.isclose(got, e[0] / (e[:3].sum() + 1), atol=0.005):
+        return Feedback(False, f"{got:.3f}: the padding still gets weight, as if its score were 0: what is "
+                               "exp of a masked score?",
+                        hints=("masking sets the score to -inf, not to 0: exp(0) = 1 still counts",
+                               f"e² / (e² + e¹ + e⁰) = {FIRST_WEIGHT:.3f}"))
+    if np.isclose(got, 2 / 3, atol=0.005) or np.isclose(got, 0.25, atol=0.005) or np.isclose(got, 1 / 3, atol=0.005):
+        return Feedback(False, f"{got:.3f}: the weights are not proportional to the scores themselves. What does "
+                               "the softmax do to a score?",
+                        hints=("weight_j = exp(s_j) / sum_k exp(s_k) over the real words",
+                               f"e² / (e² + e¹ + e⁰) = {FIRST_WEIGHT:.3f}"))
+    return Feedback(False, f"{got:.3f} is not the weight: which words share the weight, and in what proportion?",
+                    hints=("the softmax over the three real words, the padding left out",
+                           f"e² / (e² + e¹ + e⁰) = {FIRST_WEIGHT:.3f}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 6.5 (derive): rollout through uniform attention
+
+def uniform_rollout_diagonal(n, layers):
+    """The reference: the diagonal entry of the rollout of `layers` layers of uniform attention over n tokens.
+    With U the uniform matrix (U @ U = U), A = (U + I) / 2 and A^L = U + (I - U) / 2^L, so the diagonal is
+    1/n + (1 - 1/n) / 2^L."""
+    return 1 / n + (1 - 1 / n) / 2 ** layers
+
+
+def _uniform_rollout(n, layers):
+    from ..readout import attention_rollout
+    return attention_rollout(np.full((layers, 2, n, n), 1 / n))  # 2 heads, both uniform
+
+
+@checker
+def check_uniform_rollout(fn):
+    """Check `fn(n, layers) -> float`: the diagonal entry R[i, i] of the attention rollout (heads averaged, the
+    residual added, A = (mean + I) / 2, layers chained) of `layers` layers in which every head attends uniformly
+    to all n tokens."""
+    for n, layers in [(4, 2), (17, 1), (10, 5), (3, 12), (64, 3)]:
+        answer, error = call(fn, n, layers)
+        if error is not None:
+            return error
+        case = f"n = {n} tokens, {layers} layer(s)"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        right = float(_uniform_rollout(n, layers)[0, 0])
+        if np.isclose(got, right, rtol=1e-9):
+            continue
+        if np.isclose(got, 1 / n):
+            return Feedback(False, f"{case}: you returned 1/n = {got:.4g}, the diagonal of uniform attention alone: "
+                                   "what does the residual connection add?",
+                            hints=("each layer's A = (U + I) / 2 keeps half of every token on itself",
+                                   "with U @ U = U, A^L = U + (I - U) / 2^L: diagonal 1/n + (1 - 1/n) / 2^L"))
+        if np.isclose(got, 1 / n + (1 - 1 / n) / 2):
+            return Feedback(False, f"{case}: you returned the diagonal of ONE layer, {got:.4g}: what does chaining "
+                                   f"{layers} layers do to the identity's share?",
+                            hints=("expand A^L = ((U + I) / 2)^L using U @ U = U: every term with a U is U",
+                                   "A^L = U + (I - U) / 2^L: diagonal 1/n + (1 - 1/n) / 2^L"))
+        if np.isclose(got, 0.5 ** layers) or np.isclose(got, 0.5 ** layers + 1 / n):
+            return Feedback(False, f"{case}: you returned {got:.4g}: check the coefficients: the rows of A^L must "
+                                   "still sum to 1",
+                            hints=("A^L = c U + (1 - c) I: find c from U @ U = U and (U + I) / 2",
+                                   "A^L = U + (I - U) / 2^L: diagonal 1/n + (1 - 1/n) / 2^L"))
+        return Feedback(False, f"{case}: expected {right:.6g}, got {got:.6g}",
+                        hints=("use U @ U = U to expand ((U + I) / 2)^L", "the diagonal is 1/n + (1 - 1/n) / 2^L"))
+    return Feedback(True, "correct: ((U + I) / 2)^L = U + (I - U) / 2^L, so the diagonal is 1/n + (1 - 1/n) / 2^L: "
+                          "each layer halves what a token keeps of itself beyond the uniform share, and deep "
+                          "rollouts of diffuse attention tend to the uniform matrix")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 6.6 (hard): the [class] token's maps for a whole batch
+
+def class_maps(weights):
+    """The reference: (raw, rolled), each (batch, g, g): for weights (batch, layers, heads, n, n) of a ViT whose
+    token 0 is [class] and tokens 1 .. g^2 the patches, the [class] row over the patches of the last layer's
+    heads averaged (raw) and of the attention rollout (rolled), each rescaled to sum to 1, as readout.cls_maps
+    does for one image."""
+    from ..readout import attention_rollout
+    w = np.asarray(weights, dtype=np.float64)
+    raw, rolled = w[:, -1].mean(axis=1)[:, 0, 1:], attention_rollout(w)[:, 0, 1:]     # (batch, g^2) each
+    g = int(round(np.sqrt(raw.shape[-1])))
+    return tuple((m / m.sum(axis=-1, keepdims=True)).reshape(len(w), g, g) for m in (raw, rolled))
+
+
+def _vit_like_weights(seed=66, batch=3, layers=3, heads=2, n=10):
+    """Random attention weights shaped like a ViT's with 9 patches (3 x 3) and a [class] token; row-softmaxed."""
+    rng = np.random.default_rng(seed)
+    return softmax(rng.normal(0, 1.5, (batch, layers, heads, n, n)), axis=-1)
+
+
+@checker
+def check_class_maps(fn):
+    """Check `fn(weights) -> (raw, rolled)`: for weights (batch, layers, heads, n, n) of a Vision Transformer
+    (token 0 [class], tokens 1 .. n - 1 the patches of a square grid), the [class] token's maps over the patch
+    grid, each (batch, g, g) and summing to 1 per image: the last layer's weights averaged over heads (raw), and
+    the attention rollout through all the layers (rolled). No loop over the batch is needed."""
+    w = _vit_like_weights()
+    result, error = call_for_pair(fn, w.copy(), what="(raw, rolled)")
+    if error is not None:
+        return error
+    raw, rolled = result
+    right_raw, right_rolled = class_maps(w)
+    for name, got, right in (("raw", raw, right_raw), ("rolled", rolled, right_rolled)):
+        if got.shape != right.shape:
+            return Feedback(False, f"{name} has shape {got.shape}, expected (batch, g, g) = {right.shape}: one g x g "
+                                   "map per image, over the patches only",
+                            hints=("drop the [class] token's own column (token 0): keep the 9 patches",
+                                   "m[:, 0, 1:] (the [class] row over the patches), then .reshape(batch, 3, 3)"))
+    sums = rolled.reshape(len(w), -1).sum(axis=-1)
+    if not np.allclose(sums, 1) or not np.allclose(raw.reshape(len(w), -1).sum(axis=-1), 1):
+        return Feedback(False, "the maps do not sum to 1 per image: the [class] row also gives weight to [class] "
+                               "itself, which the map leaves out",
+                        hints=("after dropping the [class] column, the patches' weights sum to less than 1",
+                               "divide each map by its sum over the patches"))
+    if not np.allclose(raw, right_raw, atol=1e-12):
+        last_first = (lambda m: m / m.sum(axis=-1, keepdims=True))(w[:, 0].mean(axis=1)[:, 0, 1:]).reshape(raw.shape)
+        if np.allclose(raw, last_first, atol=1e-12):
+            return Feedback(False, "raw is the FIRST layer's [class] row: which layer feeds the classifier?",
+                            hints=("the classifier reads [class] after the last layer", "weights[:, -1]"))
+        column = (lambda m: m / m.sum(axis=-1, keepdims=True))(w[:, -1].mean(axis=1)[:, 1:, 0]).reshape(raw.shape)
+        if np.allclose(raw, column, atol=1e-12):
+            return Feedback(False, "raw is the [class] COLUMN: how much each patch reads from [class], not what "
+                                   "[class] reads from the patches",
+                            hints=("rows are queries: the [class] token's query is row 0", "m[:, 0, 1:]"))
+        return Feedback(False, "raw differs: the last layer's [class] row over the patches, heads averaged",
+                        hints=("weights[:, -1].mean(axis=1) is (batch, n, n)", "then [:, 0, 1:], rescale, reshape"))
+    if not np.allclose(rolled, right_rolled, atol=1e-12):
+        from ..readout import attention_rollout
+        reversed_order = attention_rollout(w[:, ::-1])[:, 0, 1:]
+        reversed_order = (reversed_order / reversed_order.sum(axis=-1, keepdims=True)).reshape(rolled.shape)
+        if np.allclose(rolled, reversed_order, atol=1e-12):
+            return Feedback(False, "rolled chains the layers in the wrong order: which layer's matrix acts last?",
+                            hints=("the rollout is A_L @ ... @ A_2 @ A_1: the first layer on the right",
+                                   "rollout = A[l] @ rollout for l = 1 .. L - 1, starting from A[0]"))
+        a = w.mean(axis=2)
+        no_residual = a[:, 0]
+        for layer in range(1, a.shape[1]):
+            no_residual = a[:, layer] @ no_residual
+        no_residual = no_residual[:, 0, 1:] / no_residual[:, 0, 1:].sum(axis=-1, keepdims=True)
+        if np.allclose(rolled, no_residual.reshape(rolled.shape), atol=1e-12):
+            return Feedback(False, "rolled leaves out the residual connections: what else carries a token through a "
+                                   "layer?",
+                            hints=("each layer's output is its input plus the attention's", "A = (mean over heads + I) / 2"))
+        return Feedback(False, f"rolled differs from the rollout's [class] row by up to "
+                               f"{np.abs(rolled - right_rolled).max():.3g}",
+                        hints=("the batched rollout: A = (mean over heads + I) / 2, chained with the later layer on "
+                               "the left (batch dimensions broadcast through @)",
+                               "models.attention_rollout(weights)[:, 0, 1:], rescaled and reshaped"))
+    return Feedback(True, "correct: the [class] row over the patches, rescaled to sum to 1 and laid out on the grid, "
+                          "for the last layer and for the rollout, for every image at once")
+
+
 def _accuracy_mistake(body):
     return f"def alignment_accuracy(weights, truth):\n    return {body}\n"
 
@@ -324,7 +505,7 @@ EXERCISES = [
                  Mistake(_pool_mistake(MASKED, order="weights"), "expected a pair (pooled, weights)"),
              )),
     Exercise(checker=check_rollout, reference="attn_course.readout.attention_rollout",
-             chapter="06_applications", solution="rollout", level="debug", mistakes=(
+             chapter="06_applications", solution="rollout", level="implement", mistakes=(
                  Mistake(_rollout_mistake(step="result @ layer"), "wrong order"),
                  Mistake(_rollout_mistake(layers="weights.mean(axis=1)"), "residual connection is missing"),
                  Mistake(_rollout_mistake(layers="weights.mean(axis=1) + np.eye(weights.shape[-1])"), "the rows sum to"),
@@ -337,4 +518,32 @@ EXERCISES = [
                                                  "A = A / A.sum(-1, keepdims=True)"), "summed, not averaged"),
                  Mistake("def rollout(weights):\n    return weights.sum()\n", "expected an (n, n)"),
              )),
+    Exercise(checker=check_pooling_prediction, reference="attn_course.exercises.applications.FIRST_WEIGHT",
+             chapter="06_applications", solution="first_weight", level="predict", points=1,
+             mistakes=(Mistake("first_weight = np.exp(2) / np.exp([2, 1, 0, 5]).sum()", "counts the padding"),
+                       Mistake("first_weight = np.exp(2) / (np.exp(2) + np.exp(1) + 1 + 1)", "as if its score were 0"),
+                       Mistake("first_weight = 2 / 3", "not proportional to the scores"))),
+    Exercise(checker=check_uniform_rollout, reference="attn_course.exercises.applications.uniform_rollout_diagonal",
+             chapter="06_applications", solution="rollout_diagonal", level="derive", points=2,
+             mistakes=(Mistake("def rollout_diagonal(n, layers):\n    return 1 / n", "what does the residual"),
+                       Mistake("def rollout_diagonal(n, layers):\n    return 1 / n + (1 - 1 / n) / 2",
+                               "the diagonal of ONE layer"),
+                       Mistake("def rollout_diagonal(n, layers):\n    return 0.5 ** layers + 1 / n",
+                               "check the coefficients"))),
+    Exercise(checker=check_class_maps, reference="attn_course.exercises.applications.class_maps",
+             chapter="06_applications", solution="class_maps", level="hard", points=3,
+             mistakes=(Mistake("def class_maps(w):\n    raw = w[:, -1].mean(axis=1)[:, 0, 1:].reshape(len(w), 3, 3)\n"
+                               "    a = (w.mean(axis=2) + np.eye(w.shape[-1])) / 2\n    r = a[:, 0]\n"
+                               "    for l in range(1, a.shape[1]):\n        r = a[:, l] @ r\n"
+                               "    return raw, r[:, 0, 1:].reshape(len(w), 3, 3)", "do not sum to 1"),
+                       Mistake("def class_maps(w):\n    norm = lambda m: m / m.sum(axis=-1, keepdims=True)\n"
+                               "    raw = norm(w[:, -1].mean(axis=1)[:, 1:, 0]).reshape(len(w), 3, 3)\n"
+                               "    a = (w.mean(axis=2) + np.eye(w.shape[-1])) / 2\n    r = a[:, 0]\n"
+                               "    for l in range(1, a.shape[1]):\n        r = a[:, l] @ r\n"
+                               "    return raw, norm(r[:, 0, 1:]).reshape(len(w), 3, 3)", "COLUMN"),
+                       Mistake("def class_maps(w):\n    norm = lambda m: m / m.sum(axis=-1, keepdims=True)\n"
+                               "    raw = norm(w[:, -1].mean(axis=1)[:, 0, 1:]).reshape(len(w), 3, 3)\n"
+                               "    a = (w.mean(axis=2) + np.eye(w.shape[-1])) / 2\n    r = a[:, 0]\n"
+                               "    for l in range(1, a.shape[1]):\n        r = r @ a[:, l]\n"
+                               "    return raw, norm(r[:, 0, 1:]).reshape(len(w), 3, 3)", "wrong order"))),
 ]

@@ -4,6 +4,10 @@
     check_online_softmax_step(fn)  fn(m, l, acc, s, v) -> (m_new, l_new, acc_new): one block of the online softmax
     check_query_block(fn)          fn(q_block, k, v, block_size) -> output of one block of queries, reading
                                    k and v one block of rows at a time (FlashAttention's inner loop)
+    check_rescale_prediction(rescales)  predict: the factors exp(m - m_new) of three blocks of the online softmax
+    check_merge_states(fn)         derive: fn(a, b) -> the online-softmax state over two disjoint sets of keys
+    check_causal_tiled(fn)         hard: fn(q, k, v, block_size) -> causal tiled attention that skips the
+                                   tiles above the diagonal
 
 NumPy only. The references: matrix_bytes, online_softmax_step, and attend_block (the package's
 attn_course.flash.query_block); each checker also models the typical wrong answers it recognises.
@@ -12,7 +16,7 @@ import numpy as np
 
 from ..attention import scaled_dot_product_attention
 from ..flash import query_block
-from .feedback import Feedback, call, checker, fail
+from .feedback import Feedback, call, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 
@@ -354,6 +358,252 @@ def check_query_block(fn):
                           "denominator and numerator, and one division at the end; the n x n matrix never exists")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8.4 (predict): the rescaling factors of the online softmax
+
+# One query's scores, in three blocks: the maximum is 2 after block 1, rises to 4 in block 2, and block 3
+# (whose own maximum is 3) does not raise it.
+PREDICT_BLOCKS = ([1.0, 2.0], [4.0, 0.0], [3.0, 3.0])
+
+
+def rescale_factors(blocks=PREDICT_BLOCKS):
+    """The factor exp(m - m_new) by which each block multiplies the sums accumulated before it."""
+    m, factors = -np.inf, []
+    for s in blocks:
+        m_new = max(m, max(s))
+        factors.append(float(np.exp(m - m_new)))  # exp(-inf) = 0 on the first block
+        m = m_new
+    return factors
+
+
+RESCALES = rescale_factors()  # the reference prediction, computed as the online softmax computes it
+
+
+@checker
+def check_rescale_prediction(rescales):
+    """Check a prediction: the list of the three factors exp(m - m_new) that the online softmax applies to
+    its old sums l and acc at blocks 1, 2 and 3 of PREDICT_BLOCKS = [1, 2], [4, 0], [3, 3]."""
+    if rescales is Ellipsis:
+        return not_written("your prediction `rescales`", "the `...` after `rescales =`")
+    try:
+        got = np.asarray(rescales, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a list of three numbers, got {rescales!r}")
+    if got.shape != (3,):
+        return Feedback(False, f"predict one factor per block, three numbers; got {got.size}")
+    right = np.array(rescale_factors())
+    ok = np.isclose(got, right, rtol=0, atol=0.01)
+    if ok.all():
+        return Feedback(True, f"right: {', '.join(f'{r:.3f}' for r in right)}. Block 1 finds nothing to rescale "
+                              "(m = -inf, exp(-inf) = 0), block 2 raises the maximum from 2 to 4 (exp(-2)), "
+                              "block 3 does not raise it (exp(0) = 1)")
+    t = int(np.argmin(ok))  # the first block predicted wrong
+    if t == 0:
+        return Feedback(False, f"block 1's factor is wrong ({got[0]:g}): what are m, l and acc before any block?",
+                        hints=("before block 1, m = -inf and l = acc = 0: nothing has been accumulated",
+                               "the factor is exp(m - m_new) = exp(-inf - 2) = 0"))
+    if t == 1 and got[1] > 1:
+        return Feedback(False, f"block 2's factor is above 1 ({got[1]:g}): can the old terms exp(s_j - m) grow "
+                               "when the maximum rises?",
+                        hints=("the factor turns exp(s_j - m) into exp(s_j - m_new); with m_new > m each term "
+                               "shrinks",
+                               "the factor is exp(m - m_new) = exp(2 - 4) = exp(-2) = 0.135, not exp(4 - 2)"))
+    if t == 2:
+        return Feedback(False, f"block 3's factor is wrong ({got[2]:g}): which maximum does block 3 compare with?",
+                        hints=("m is the largest score seen SO FAR, over all blocks, not block 3's own maximum",
+                               "after block 2 m = 4; block 3's scores (3, 3) do not raise it, so the factor "
+                               "is exp(4 - 4) = 1"))
+    return Feedback(False, f"block {t + 1}'s factor is wrong ({got[t]:g}): follow the running maximum m block "
+                           "by block",
+                    hints=("m after each block: 2, 4, 4", f"the factors: {', '.join(f'{r:.3f}' for r in right)}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8.5 (derive): merge two partial softmaxes
+
+def merge_states(a, b):
+    """The reference: the state (m, l, acc) over the union of two disjoint sets of keys, from the states
+    a = (m_a, l_a, acc_a) and b = (m_b, l_b, acc_b) over each set. With m = max(m_a, m_b),
+    sum_{j in A} exp(s_j - m) = exp(m_a - m) l_a, and the same for acc and for B."""
+    (m_a, l_a, acc_a), (m_b, l_b, acc_b) = a, b
+    m = max(m_a, m_b)
+    alpha, beta = np.exp(m_a - m), np.exp(m_b - m)
+    return m, alpha * l_a + beta * l_b, alpha * np.asarray(acc_a) + beta * np.asarray(acc_b)
+
+
+def _partial_state(s, v):
+    """(m, l, acc) of one query over the keys with scores s: (b,) and values v: (b, d_v), computed at once."""
+    if len(s) == 0:
+        return -np.inf, 0.0, np.zeros(v.shape[1])
+    m = float(np.max(s))
+    p = np.exp(s - m)
+    return m, float(p.sum()), p @ v
+
+
+@checker
+def check_merge_states(fn):
+    """Check `fn(a, b) -> (m, l, acc)`: a = (m_a, l_a, acc_a) and b = (m_b, l_b, acc_b) are the online-softmax
+    states of one query over two disjoint sets of keys A and B (acc: (d_v,)); the result must be the state
+    over A and B together, as if all the keys had been seen in one pass."""
+    rng = np.random.default_rng(5)
+    for case, (n_a, n_b, shift_b) in enumerate([(4, 5, 3.0), (6, 3, -2.0), (5, 5, 0.0), (3, 0, 0.0), (4, 4, 900.0)]):
+        s = np.concatenate([rng.normal(0, 1, n_a), rng.normal(shift_b, 1, n_b)])
+        v = rng.standard_normal((n_a + n_b, 3))
+        a, b = _partial_state(s[:n_a], v[:n_a]), _partial_state(s[n_a:], v[n_a:])
+        what = ("B's scores larger than A's" if shift_b > 0 else "A's scores larger than B's" if shift_b < 0
+                else "B empty (m_b = -inf, l_b = 0)" if n_b == 0 else "scores of the same size")
+        if shift_b > 100:
+            what = "B's scores near 900"
+        result, error = call(fn, (a[0], a[1], a[2].copy()), (b[0], b[1], b[2].copy()))
+        if error is not None:
+            return Feedback(False, f"{what}: {error.message}")
+        got = _state(result)
+        if got is None:
+            return Feedback(False, f"expected a triple (m, l, acc), got {type(result).__name__}")
+        right = _partial_state(s, v)
+        if _same(got, right):
+            continue
+        if not (np.isfinite(got[1]) and np.all(np.isfinite(got[2]))):
+            return Feedback(False, f"{what}: l or acc is inf or NaN. Which exponentials can overflow, or "
+                                   "compute exp(-inf) - (-inf)?",
+                            hints=("every factor must be exp(something <= 0): subtract the larger of the two "
+                                   "maxima",
+                                   "m = max(m_a, m_b); l = exp(m_a - m) l_a + exp(m_b - m) l_b, the same for acc"))
+        if not np.isclose(got[0], right[0]):
+            return Feedback(False, f"{what}: m = {got[0]:g}, but the largest score over A and B is {right[0]:g}",
+                            hints=("m is the maximum over the union of the two sets", "m = max(m_a, m_b)"))
+        if np.isclose(got[1], a[1] + b[1]):
+            return Feedback(False, f"{what}: l is l_a + l_b, but l_a sums exp(s_j - m_a) and l_b sums "
+                                   "exp(s_j - m_b): the two sums are in different units",
+                            hints=("write exp(s_j - m) as exp(s_j - m_a) exp(m_a - m): each sum needs a factor "
+                                   "to convert it to the common maximum m",
+                                   "l = exp(m_a - m) l_a + exp(m_b - m) l_b, and acc the same way"))
+        with np.errstate(all="ignore"):
+            inverted = a[1] * np.exp(right[0] - a[0]) + b[1] * np.exp(right[0] - b[0])
+        if np.isclose(got[1], inverted):
+            return Feedback(False, f"{what}: the factors make the smaller state grow: can converting to a "
+                                   "larger maximum make the terms larger?",
+                            hints=("exp(s_j - m) <= exp(s_j - m_a) when m >= m_a: the factor is at most 1",
+                                   "the factors are exp(m_a - m) and exp(m_b - m), not exp(m - m_a)"))
+        if np.isclose(got[1], right[1], rtol=1e-9):
+            return Feedback(False, f"{what}: m and l are right but acc is not: acc sums exp(s_j - m) v_j, in the "
+                                   "same units as l",
+                            hints=("acc_a and acc_b need the same conversion factors as l_a and l_b",
+                                   "acc = exp(m_a - m) acc_a + exp(m_b - m) acc_b"))
+        return Feedback(False, f"{what}: l = {got[1]:.6g}, expected {right[1]:.6g}, the sum of exp(s_j - m) over "
+                               "all the keys",
+                        hints=("derive it: sum over A of exp(s_j - m) = exp(m_a - m) sum over A of exp(s_j - m_a)",
+                               "l = exp(m_a - m) l_a + exp(m_b - m) l_b with m = max(m_a, m_b)"))
+    return Feedback(True, "correct: m = max(m_a, m_b), and each partial l and acc converted to the common "
+                          "maximum by exp(m_a - m) or exp(m_b - m), then added; the keys can be split among "
+                          "workers in any way, each state merged at the end")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 8.6 (hard): causal tiled attention over the whole sequence
+
+def causal_tiled(q, k, v, block_size):
+    """The reference: the package's query_block, one block of queries at a time, causal.
+    q: (n, d); k: (n, d); v: (n, d_v) -> (n, d_v)."""
+    n, scale = len(q), 1 / np.sqrt(q.shape[-1])
+    return np.concatenate([query_block(q[i:i + block_size], k, v, scale=scale, block_size=block_size, causal=True,
+                                       first_query=i, n_q=n, dtype=np.float64) for i in range(0, n, block_size)])
+
+
+def _causal_variant(q, k, v, block_size, *, skip=True, mask_diagonal=True, strict=False):
+    """Causal tiled attention written out, right (the defaults) or with one of the typical mistakes."""
+    n, d = q.shape
+    out = np.zeros((n, v.shape[1]))
+    for i in range(0, n, block_size):
+        qi = q[i:i + block_size]
+        rows = np.arange(i, i + len(qi))[:, None]
+        m, l, acc = np.full((len(qi), 1), -np.inf), np.zeros((len(qi), 1)), np.zeros((len(qi), v.shape[1]))
+        for j in range(0, min(n, i + len(qi)) if skip else n, block_size):
+            s = qi @ k[j:j + block_size].T / np.sqrt(d)
+            cols = np.arange(j, j + len(s[0]))[None, :]
+            if mask_diagonal:
+                s = np.where(cols < rows if strict else cols <= rows, s, -np.inf)
+            m_new = np.maximum(m, s.max(axis=1, keepdims=True))
+            safe = np.where(np.isfinite(m_new), m_new, 0)
+            p, alpha = np.exp(s - safe), np.exp(m - safe)
+            l, acc, m = alpha * l + p.sum(axis=1, keepdims=True), alpha * acc + p @ v[j:j + block_size], m_new
+        out[i:i + len(qi)] = np.divide(acc, l, out=np.zeros_like(acc), where=l > 0)
+    return out
+
+
+@checker
+def check_causal_tiled(fn):
+    """Check `fn(q, k, v, block_size) -> (n, d_v)`: causal scaled dot-product attention (query i sees the keys
+    j <= i) of q: (n, d) over k: (n, d) and v: (n, d_v), computed one block of queries at a time with the
+    online softmax, reading k and v block_size rows at a time (BlockReaders), and never reading a tile of
+    keys that no query of the block may see."""
+    for n, block_size in [(10, 4), (12, 3), (7, 7), (9, 2)]:
+        q, k, v = _block_case(n=n, b_q=n, seed=20 + n)
+        k_reader, v_reader = BlockReader(k, block_size, "k"), BlockReader(v, block_size, "v")
+        case = f"n = {n} in blocks of {block_size}"
+        result, error = call(fn, q.copy(), k_reader, v_reader, block_size)
+        if error is not None:
+            return Feedback(False, f"{case}: {error.message}")
+        out = np.asarray(result, dtype=np.float64)
+        if out.shape != (n, v.shape[1]):
+            return Feedback(False, f"{case}: the output has shape {out.shape}, expected (n, d_v) = {(n, v.shape[1])}")
+        right = scaled_dot_product_attention(q, k, v, causal=True)[0]
+        if not np.allclose(out, right, atol=1e-9):
+            if np.allclose(out, _plain(q, k, v), atol=1e-9):
+                return Feedback(False, f"{case}: the output is that of attention WITHOUT a mask: every query sees "
+                                       "the later keys too",
+                                hints=("mask the scores of the keys j > i before the running maximum",
+                                       "in each tile, s = np.where(cols <= rows, s, -np.inf) with rows and cols "
+                                       "the absolute positions of the tile's queries and keys"))
+            if np.allclose(out, _causal_variant(q, k, v, block_size, mask_diagonal=False), atol=1e-9):
+                return Feedback(False, f"{case}: the tiles above the diagonal are skipped, but inside the tiles "
+                                       "the diagonal crosses, queries still see later keys",
+                                hints=("a tile that holds both keys j <= i and j > i needs a mask",
+                                       "in every tile, s = np.where(cols <= rows, s, -np.inf), with "
+                                       "rows = i0 + arange(b_q)[:, None] and cols = j0 + arange(b_k)[None, :]"))
+            with np.errstate(all="ignore"):
+                strict = _causal_variant(q, k, v, block_size, strict=True)
+            if np.allclose(out, strict, atol=1e-9, equal_nan=True):
+                return Feedback(False, f"{case}: query i does not see key i itself (query 0 sees nothing)",
+                                hints=("causal means j <= i: a position attends to itself",
+                                       "mask with cols <= rows, not cols < rows"))
+            return Feedback(False, f"{case}: the output differs from causal attention by up to "
+                                   f"{np.nanmax(np.abs(out - right)):.3g}")
+        needed = sum(min(n, i + block_size) for i in range(0, n, block_size))
+        for reader in (k_reader, v_reader):
+            if reader.rows_read > needed:
+                return Feedback(False, f"{case}: {reader.rows_read} rows of {reader._name} were read, but the "
+                                       f"queries of each block see only the keys up to their own position "
+                                       f"({needed} rows in all): some tiles hold only masked keys",
+                                hints=("the block of queries i0 .. i0 + b - 1 sees no key beyond its last "
+                                       "query, i0 + b - 1",
+                                       "loop over j0 in range(0, min(n, i0 + block_size), block_size)"))
+    return Feedback(True, "correct: each block of queries reads only the tiles of keys at or before its last query, "
+                          "masks the tile the diagonal crosses, and gives causal attention; about half the tiles "
+                          "are never read")
+
+
+# Typical wrong answers to exercise 8.6, as students write them: {stop} is where the loop over the tiles of
+# keys ends, {mask} what is done to the tile's scores.
+_CAUSAL_TRY = """def causal_tiled_attention(q, k, v, b):
+    n, d = q.shape
+    out = np.zeros((n, v.shape[1]))
+    for i0 in range(0, n, b):
+        qi = q[i0:i0 + b] / np.sqrt(d)
+        rows = np.arange(i0, i0 + len(qi))[:, None]
+        m, l, acc = np.full((len(qi), 1), -np.inf), np.zeros((len(qi), 1)), np.zeros((len(qi), v.shape[1]))
+        for j0 in range(0, {stop}, b):
+            s = qi @ k[j0:j0 + b].T
+            cols = np.arange(j0, j0 + s.shape[1])[None, :]
+            {mask}
+            m_new = np.maximum(m, s.max(axis=1, keepdims=True))
+            safe = np.where(np.isfinite(m_new), m_new, 0)
+            p, r = np.exp(s - safe), np.exp(m - safe)
+            l, acc, m = r * l + p.sum(axis=1, keepdims=True), r * acc + p @ v[j0:j0 + b], m_new
+        out[i0:i0 + len(qi)] = np.divide(acc, l, out=np.zeros_like(acc), where=l > 0)
+    return out"""
+
+
 def _step_mistake(m_new="max(m, s.max())", alpha="np.exp(m - m_new)", l_new="alpha * l + p.sum()",
                   acc_new="alpha * acc + p @ v", p="np.exp(s - m_new)"):
     return (f"def online_step(m, l, acc, s, v):\n    m_new = {m_new}\n    alpha = {alpha}\n    p = {p}\n"
@@ -407,7 +657,7 @@ EXERCISES = [
                  Mistake(_step_mistake(acc_new="alpha * acc + p @ v + 1"), "acc_new is not"),
              )),
     Exercise(checker=check_query_block, reference="attn_course.exercises.efficiency.attend_block",
-             chapter="08_efficiency", solution="attend_block", level="debug", mistakes=(
+             chapter="08_efficiency", solution="attend_block", level="implement", mistakes=(
                  Mistake(_block_mistake(alpha="1.0"), "not rescaled"),
                  Mistake(_block_mistake(result="acc"), "unnormalised acc"),
                  Mistake(_block_mistake(scale="1.0"), "not scaled"),                                 # missing sqrt(d)
@@ -419,4 +669,29 @@ EXERCISES = [
                          "np.sqrt(q_block.shape[1])\n    w = np.exp(s - s.max(axis=1, keepdims=True))\n"
                          "    return w / w.sum(axis=1, keepdims=True) @ np.asarray(v)\n", "uses k whole"),
              )),
+    Exercise(checker=check_rescale_prediction, reference="attn_course.exercises.efficiency.RESCALES",
+             chapter="08_efficiency", solution="rescales", level="predict", points=1,
+             mistakes=(Mistake("rescales = [1, np.exp(-2), 1]", "block 1's factor is wrong"),
+                       Mistake("rescales = [0, np.exp(2), 1]", "block 2's factor is above 1"),
+                       Mistake("rescales = [0, np.exp(-2), np.exp(1)]", "block 3's factor is wrong"))),
+    Exercise(checker=check_merge_states, reference="attn_course.exercises.efficiency.merge_states",
+             chapter="08_efficiency", solution="merge", level="derive", points=2,
+             mistakes=(Mistake("def merge(a, b):\n    return max(a[0], b[0]), a[1] + b[1], a[2] + b[2]",
+                               "the two sums are in different units"),
+                       Mistake("def merge(a, b):\n    m = max(a[0], b[0])\n"
+                               "    f, g = np.exp(m - a[0]), np.exp(m - b[0])\n"
+                               "    return m, f * a[1] + g * b[1], f * a[2] + g * b[2]",
+                               "make the smaller state grow"),
+                       Mistake("def merge(a, b):\n    m = max(a[0], b[0])\n"
+                               "    f, g = np.exp(a[0] - m), np.exp(b[0] - m)\n"
+                               "    return m, f * a[1] + g * b[1], a[2] + b[2]",
+                               "m and l are right but acc is not"))),
+    Exercise(checker=check_causal_tiled, reference="attn_course.exercises.efficiency.causal_tiled",
+             chapter="08_efficiency", solution="causal_tiled_attention", level="hard", points=3,
+             mistakes=(Mistake(_CAUSAL_TRY.format(stop="min(n, i0 + b)", mask="# the tiles after the last query are skipped: enough?"),
+                               "inside the tiles the diagonal crosses"),
+                       Mistake(_CAUSAL_TRY.format(stop="n", mask="s = np.where(cols <= rows, s, -np.inf)"),
+                               "some tiles hold only masked keys"),
+                       Mistake(_CAUSAL_TRY.format(stop="min(n, i0 + b)", mask="s = np.where(cols < rows, s, -np.inf)"),
+                               "does not see key i itself"))),
 ]

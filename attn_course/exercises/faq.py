@@ -3,6 +3,9 @@
     check_permutation_test(fn)   fn(layer, x, perm) -> bool: does the layer commute with reordering its input?
     check_four_steps(fn)         fn(x, W_q, W_k, W_v) -> (output, weights): the FAQ's four steps of self-attention
     check_attention_entropy(fn)  fn(weights) -> the entropy of each query's distribution over the keys
+    check_entropy_prediction(h)  predict: the entropy of a causally masked row with equal scores
+    check_window_scores(fn)      derive: fn(n, window) -> the scores of causal sliding-window attention
+    check_masked_lm_loss(fn)     hard: fn(logits, targets, masked) -> BERT's masked-LM loss
 
 The references: commutes, four_steps (the package's scaled_dot_product_attention on projections) and
 attention_entropy.
@@ -12,7 +15,7 @@ import numpy as np
 from ..attention import scaled_dot_product_attention
 from ..positional import sinusoidal_encoding
 from ..softmax import softmax
-from .feedback import Feedback, call, call_for_pair, checker, fail
+from .feedback import Feedback, call, call_for_pair, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 
@@ -273,6 +276,176 @@ def check_attention_entropy(fn):
                           "works on (batch, heads, n_q, n_k) too")
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.4 (predict): the entropy of a masked row
+
+def _masked_row_entropy():
+    """The entropy (nats) of query 2's row under a causal mask over 6 keys, all its scores equal."""
+    from ..attention import causal_mask
+    w = softmax(np.zeros((6, 6)), mask=causal_mask(6))[2]          # (6,): 1/3 on keys 0, 1, 2, 0 after
+    return float(-(w[w > 0] * np.log(w[w > 0])).sum())
+
+
+ROW_ENTROPY = _masked_row_entropy()  # the reference prediction, computed
+
+
+@checker
+def check_entropy_prediction(row_entropy):
+    """Check a prediction `row_entropy`: the entropy, in nats, of query 2's weights in causal self-attention
+    over 6 positions (counting from 0), when all its scores are equal."""
+    if row_entropy is Ellipsis:
+        return not_written("your prediction `row_entropy`", "the `...` after `row_entropy =`")
+    try:
+        got = float(row_entropy)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a number, got {row_entropy!r}")
+    if np.isclose(got, ROW_ENTROPY, atol=0.005):
+        return Feedback(True, f"right: ln 3 = {ROW_ENTROPY:.3f} nats. The mask leaves query 2 the keys 0, 1 and 2, "
+                              "equal scores give each 1/3, and a uniform row over k keys has entropy ln k")
+    if np.isclose(got, np.log(6), atol=0.005):
+        return Feedback(False, f"{got:.3f} = ln 6 spreads the weight over all 6 keys: which keys may query 2 see?",
+                        hints=("under the causal mask query i sees the keys j <= i", "3 keys of weight 1/3: ln 3"))
+    if np.isclose(got, np.log2(3), atol=0.005) or np.isclose(got, np.log2(6), atol=0.005):
+        return Feedback(False, f"{got:.3f} is in bits (log base 2): the chapter measures entropy in nats",
+                        hints=("H = -sum w ln w, with the natural logarithm", f"ln 3 = {np.log(3):.3f}"))
+    if np.isclose(got, 3) or np.isclose(got, 1 / 3):
+        return Feedback(False, f"{got:g} is a count or a weight, not an entropy: what is -sum w ln w for the row?",
+                        hints=("the row is (1/3, 1/3, 1/3, 0, 0, 0)", "-3 (1/3) ln(1/3) = ln 3"))
+    if np.isclose(got, np.log(2), atol=0.005):
+        return Feedback(False, f"{got:.3f} = ln 2: does query 2 see its own key?",
+                        hints=("the causal mask allows j <= i, the diagonal included", "keys 0, 1, 2: ln 3"))
+    return Feedback(False, f"{got:.3f} nats is not it: which weights does query 2's row hold?",
+                    hints=("the causal mask leaves keys 0 .. 2, equal scores share the weight evenly",
+                           f"ln 3 = {np.log(3):.3f}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.5 (derive): how many scores does causal sliding-window attention compute?
+
+def causal_window_scores(n, window):
+    """The reference: the (query, key) pairs of causal attention over n positions in which query i sees the keys
+    i - window .. i: the first `window` queries see i + 1 keys, the others window + 1."""
+    w = min(window, n - 1)
+    return (w + 1) * n - w * (w + 1) // 2
+
+
+@checker
+def check_window_scores(fn):
+    """Check `fn(n, window) -> int`: the number of scores q_i . k_j that causal sliding-window attention computes,
+    query i seeing the keys j with i - window <= j <= i, checked by counting the True entries of
+    attn_course.efficient.band_mask(n, window, causal=True)."""
+    from ..efficient import band_mask
+    for n, window in [(10, 3), (1000, 128), (7, 0), (50, 49), (12, 20)]:
+        answer, error = call(fn, n, window)
+        if error is not None:
+            return error
+        case = f"n = {n}, window = {window}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        right = int(band_mask(n, window, causal=True).sum())
+        if got == right:
+            continue
+        if got == n * (window + 1):
+            return Feedback(False, f"{case}: you returned n (window + 1) = {got:g}: do the first queries have "
+                                   "window + 1 keys to see?",
+                            hints=("query 0 sees only key 0; query i < window sees i + 1 keys",
+                                   "sum over i of min(i + 1, window + 1) = (w + 1) n - w (w + 1) / 2, "
+                                   "with w = min(window, n - 1)"))
+        if got == n * (2 * window + 1) or got == int(band_mask(n, window).sum()):
+            return Feedback(False, f"{case}: you returned {got:g}, which counts keys on both sides of the query: "
+                                   "which keys may a causal query see?",
+                            hints=("causal: j <= i; the window: j >= i - window", "(w + 1) n - w (w + 1) / 2"))
+        if got == n * (n + 1) // 2:
+            return Feedback(False, f"{case}: you returned n (n + 1) / 2, all of causal attention: where does the "
+                                   "window cut it?",
+                            hints=("query i sees at most window + 1 keys", "(w + 1) n - w (w + 1) / 2"))
+        if window >= n and got == (window + 1) * n - window * (window + 1) // 2:
+            return Feedback(False, f"{case}: a window longer than the sequence: no query sees more than n keys",
+                            hints=("clip the window to n - 1", "w = min(window, n - 1)"))
+        return Feedback(False, f"{case}: expected {right}, got {got:g}",
+                        hints=("sum over the queries i of min(i + 1, window + 1)",
+                               "(w + 1) n - w (w + 1) / 2 with w = min(window, n - 1)"))
+    return Feedback(True, "correct: (w + 1) n - w (w + 1) / 2 with w = min(window, n - 1), linear in n for a fixed "
+                          "window: at n = 1000 and a window of 128, "
+                          f"{causal_window_scores(1000, 128) / (1000 * 1001 // 2):.1%} of causal attention's scores")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 9.6 (hard): the masked-language-model loss
+
+def masked_lm_loss(logits, targets, masked):
+    """The reference: the mean cross-entropy (nats) over the masked positions only, as BERT is trained.
+    logits: (..., n, vocab); targets: (..., n) ids; masked: (..., n) bool, True where the token was hidden."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)                          # stable: exp(<= 0)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))          # (..., n, vocab)
+    nll = -np.take_along_axis(log_p, np.asarray(targets)[..., None], axis=-1)[..., 0]  # (..., n)
+    return float(nll[np.asarray(masked)].mean())
+
+
+def _mlm_case(seed=96, batch=3, n=7, vocab=11, scale=1.0):
+    rng = np.random.default_rng(seed)
+    logits = scale * rng.normal(0, 2, (batch, n, vocab))
+    targets = rng.integers(0, vocab, (batch, n))
+    masked = np.zeros((batch, n), dtype=bool)
+    masked[0, [1, 4]] = masked[1, [0, 2, 3, 6]] = masked[2, 5] = True    # 2, 4 and 1 hidden tokens
+    return logits, targets, masked
+
+
+@checker
+def check_masked_lm_loss(fn):
+    """Check `fn(logits, targets, masked) -> float`: the mean, over the masked positions of the whole batch, of
+    -log softmax(logits)[target]: logits (batch, n, vocab), targets (batch, n) ids, masked (batch, n) bool.
+    The batch's sequences hide different numbers of tokens; one case has logits near 1000."""
+    for scale, what in ((1.0, "ordinary logits"), (500.0, "logits of several hundred")):
+        logits, targets, masked = _mlm_case(scale=scale)
+        answer, error = call(fn, logits.copy(), targets.copy(), masked.copy())
+        if error is not None:
+            return Feedback(False, f"{what}: {error.message}")
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"return one number, the mean loss, got {type(answer).__name__}")
+        right = masked_lm_loss(logits, targets, masked)
+        if np.isclose(got, right, rtol=1e-9):
+            continue
+        if not np.isfinite(got):
+            return Feedback(False, f"{what}: the loss is {got}: which exponential overflows?",
+                            hints=("exp(500) overflows float64 long before the softmax divides it",
+                                   "subtract each row's maximum before exp: log_softmax(z) = (z - m) - log sum exp(z - m)"))
+        shifted = logits - logits.max(axis=-1, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+        nll = -np.take_along_axis(log_p, targets[..., None], axis=-1)[..., 0]
+        if np.isclose(got, nll.mean()):
+            return Feedback(False, f"{what}: you averaged over EVERY position: which tokens does a masked language "
+                                   "model have to predict?",
+                            hints=("the loss counts only the positions whose token was hidden",
+                                   "nll[masked].mean()"))
+        if np.isclose(got, np.mean([nll[b][masked[b]].mean() for b in range(len(nll))])):
+            return Feedback(False, f"{what}: you averaged each sequence's loss, then the sequences: does every hidden "
+                                   "token count the same?",
+                            hints=("the sequences hide 2, 4 and 1 tokens: a mean of means weights them unequally",
+                                   "one mean over all the masked positions of the batch, not a mean of means: nll[masked].mean()"))
+        if np.isclose(got, nll[~masked].mean()):
+            return Feedback(False, f"{what}: you averaged over the positions that were NOT hidden: what does True "
+                                   "mean in `masked`?",
+                            hints=("masked is True where the token was hidden, and those are the ones to predict",
+                                   "nll[masked].mean()"))
+        if np.isclose(got, -np.take_along_axis(logits, targets[..., None], -1)[..., 0][masked].mean()):
+            return Feedback(False, f"{what}: you used the logits as log-probabilities: logits are not normalised",
+                            hints=("log p = log_softmax(logits)", "(z - m) - log sum exp(z - m), m the row's maximum"))
+        if np.isclose(got, nll[masked].sum()):
+            return Feedback(False, f"{what}: you returned the SUM over the masked positions: the loss is a mean",
+                            hints=("divide by the number of masked positions", "nll[masked].mean()"))
+        return Feedback(False, f"{what}: expected {right:.6g}, got {got:.6g}",
+                        hints=("log_softmax over the vocabulary, the target's entry, masked positions only",
+                               "nll[masked].mean() with nll = -log_softmax(logits)[target]"))
+    return Feedback(True, "correct: a stable log-softmax over the vocabulary, the target's negative log-probability, "
+                          "averaged over the hidden tokens of the whole batch and over nothing else")
+
+
 def _commutes_mistake(body):
     return f"def commutes(layer, x, perm):\n    return {body}\n"
 
@@ -302,7 +475,7 @@ EXERCISES = [
                  Mistake(_commutes_mistake("1"), "int"),
              )),
     Exercise(checker=check_four_steps, reference="attn_course.exercises.faq.four_steps",
-             chapter="09_faq", solution="four_steps", level="debug", mistakes=(
+             chapter="09_faq", solution="four_steps", level="implement", mistakes=(
                  Mistake(_steps_mistake("softmax(q @ k.T)"), "not scaled"),                          # missing sqrt(d_k)
                  Mistake(_steps_mistake("softmax(q @ k.T / np.sqrt(d_model))"), "sqrt(d_model)"),
                  Mistake(_steps_mistake(f"softmax(softmax({SCALED}))"), "twice"),
@@ -329,4 +502,34 @@ EXERCISES = [
                  Mistake(_entropy_mistake(f"-({SAFE}).sum(axis=1)"), "for a batch"),             # batch ignored
                  Mistake(_entropy_mistake("'high'"), "expected an array of entropies"),
              )),
+    Exercise(checker=check_entropy_prediction, reference="attn_course.exercises.faq.ROW_ENTROPY",
+             chapter="09_faq", solution="row_entropy", level="predict", points=1,
+             mistakes=(Mistake("row_entropy = np.log(6)", "which keys may query 2 see"),
+                       Mistake("row_entropy = np.log2(3)", "in bits"),
+                       Mistake("row_entropy = np.log(2)", "its own key"))),
+    Exercise(checker=check_window_scores, reference="attn_course.exercises.faq.causal_window_scores",
+             chapter="09_faq", solution="window_scores", level="derive", points=2,
+             mistakes=(Mistake("def window_scores(n, window):\n    return n * (window + 1)", "do the first queries"),
+                       Mistake("def window_scores(n, window):\n    return n * (2 * window + 1)", "both sides"),
+                       Mistake("def window_scores(n, window):\n    return (window + 1) * n - window * (window + 1) // 2",
+                               "longer than the sequence"))),
+    Exercise(checker=check_masked_lm_loss, reference="attn_course.exercises.faq.masked_lm_loss",
+             chapter="09_faq", solution="mlm_loss", level="hard", points=3,
+             mistakes=(Mistake("def mlm_loss(logits, targets, masked):\n"
+                               "    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)\n"
+                               "    nll = -np.log(np.take_along_axis(p, targets[..., None], -1)[..., 0])\n"
+                               "    return nll[masked].mean()", "which exponential overflows"),
+                       Mistake("def mlm_loss(logits, targets, masked):\n"
+                               "    z = logits - logits.max(-1, keepdims=True)\n"
+                               "    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))\n"
+                               "    return -np.take_along_axis(lp, targets[..., None], -1).mean()", "EVERY position"),
+                       Mistake("def mlm_loss(logits, targets, masked):\n"
+                               "    z = logits - logits.max(-1, keepdims=True)\n"
+                               "    lp = z - np.log(np.exp(z).sum(-1, keepdims=True))\n"
+                               "    nll = -np.take_along_axis(lp, targets[..., None], -1)[..., 0]\n"
+                               "    return np.mean([nll[b][masked[b]].mean() for b in range(len(nll))])",
+                               "does every hidden token count the same"),
+                       Mistake("def mlm_loss(logits, targets, masked):\n"
+                               "    nll = -np.take_along_axis(logits, targets[..., None], -1)[..., 0]\n"
+                               "    return nll[masked].mean()", "logits as log-probabilities"))),
 ]

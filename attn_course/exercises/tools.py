@@ -5,13 +5,18 @@
                                 F.scaled_dot_product_attention (n_q <= n_k, as when decoding with a cache)
     check_capture_weights(fn)   fn(encoder, x) -> per-layer, per-head weights of a torch.nn.TransformerEncoder,
                                 captured with forward hooks
+    check_weights_shape(weights_shape)  predict: the shape of nn.MultiheadAttention's weights, all defaults
+    check_mha_params(fn)        derive: fn(embed_dim, num_heads, kdim, vdim) -> its learned parameters
+    check_encode_padded(fn)     hard: fn(layer, x, lengths) -> a padded batch through nn.TransformerEncoderLayer
 
 torch is imported inside the checkers, so that `import attn_course.exercises` stays NumPy-only. The
 references: to_mha_mask, cached_attention (attn_course.nn's causal attention, aligned bottom right) and
 capture_attention (attn_course.hooks.record_attention). Building a module draws its initial weights
 from torch's global generator: the checkers build theirs under fork_rng, leaving the learner's alone.
 """
-from .feedback import Feedback, call, checker, fail
+import numpy as np
+
+from .feedback import Feedback, call, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 
@@ -335,6 +340,195 @@ def _mha_mask_mistake(body):
     return f"import torch\n\ndef to_mha_mask(allowed):\n    return {body}\n"
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.4 (predict): the shape of nn.MultiheadAttention's weights, with its defaults
+
+def _default_weights_shape():
+    """The shape of the weights nn.MultiheadAttention(8, 2) returns, all defaults (batch_first=False,
+    need_weights=True, average_attn_weights=True), for x of shape (5, 3, 8)."""
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        mha = torch.nn.MultiheadAttention(embed_dim=8, num_heads=2).double().eval()
+        x = torch.randn(5, 3, 8, dtype=torch.float64)
+    with torch.no_grad():
+        return tuple(mha(x, x, x)[1].shape)
+
+
+def __getattr__(name):
+    # WEIGHTS_SHAPE, the reference prediction, is measured with torch when first asked for: importing
+    # attn_course.exercises must not import torch.
+    if name == "WEIGHTS_SHAPE":
+        return _default_weights_shape()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@checker
+def check_weights_shape(weights_shape):
+    """Check a prediction `weights_shape`: the shape of the weights that torch.nn.MultiheadAttention(embed_dim=8,
+    num_heads=2), with all its defaults, returns for x of shape (5, 3, 8) in mha(x, x, x)."""
+    if weights_shape is Ellipsis:
+        return not_written("your prediction `weights_shape`", "the `...` after `weights_shape =`")
+    try:
+        got = tuple(int(n) for n in weights_shape)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a tuple of whole numbers, got {weights_shape!r}")
+    right = _default_weights_shape()
+    if got == right:
+        return Feedback(True, f"right: {right}. With batch_first=False the input is (n, batch, d) = (5, 3, 8), but "
+                              "the weights come back batch first, (batch, n_q, n_k), averaged over the 2 heads")
+    if got == (5, 3, 5):
+        return Feedback(False, f"{got} puts the batch second, like the input: is that where the weights keep it?",
+                        hints=("only the inputs and the output follow batch_first; the weights do not",
+                               f"the weights are (batch, n_q, n_k) = {right}"))
+    if len(got) == 4:
+        return Feedback(False, f"{got} has a heads axis: what does average_attn_weights=True, the default, do?",
+                        hints=("by default the layer returns the MEAN of its heads' weights",
+                               f"(batch, n_q, n_k) = {right}"))
+    if got in ((3, 8, 8), (5, 8, 8), (8, 5, 5)):
+        return Feedback(False, f"{got}: the weights have one row per query and one column per key; which axis "
+                               "of x counts the positions?",
+                        hints=("with batch_first=False, x is (n, batch, d_model): 5 positions, a batch of 3",
+                               f"(batch, n_q, n_k) = {right}"))
+    return Feedback(False, f"{got} is not the shape: which axes does x (5, 3, 8) have, and which do the weights?",
+                    hints=("x is (n, batch, d_model) with batch_first=False; the weights are averaged over heads",
+                           f"(batch, n_q, n_k) = {right}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.5 (derive): the parameters of nn.MultiheadAttention
+
+def mha_params(embed_dim, num_heads, kdim, vdim):
+    """The reference: W_Q (embed_dim x embed_dim), W_K (embed_dim x kdim), W_V (embed_dim x vdim), their 3
+    embed_dim biases, and the output projection (embed_dim x embed_dim, with a bias). num_heads does not
+    enter: the heads share out the embed_dim outputs of each projection."""
+    return embed_dim * (embed_dim + kdim + vdim) + 3 * embed_dim + embed_dim * embed_dim + embed_dim
+
+
+def _torch_mha_params(embed_dim, num_heads, kdim, vdim):
+    import torch
+    with torch.random.fork_rng(devices=[]):  # building the layer draws its initial weights
+        mha = torch.nn.MultiheadAttention(embed_dim, num_heads, kdim=kdim, vdim=vdim)
+    return sum(p.numel() for p in mha.parameters())
+
+
+@checker
+def check_mha_params(fn):
+    """Check `fn(embed_dim, num_heads, kdim, vdim) -> int`: the learned parameters of
+    torch.nn.MultiheadAttention(embed_dim, num_heads, kdim=kdim, vdim=vdim) (biases on, the default), checked
+    against PyTorch's own count."""
+    for e, h, kd, vd in [(8, 2, 8, 8), (64, 8, 64, 64), (32, 4, 16, 24), (512, 8, 768, 256)]:
+        answer, error = call(fn, e, h, kd, vd)
+        if error is not None:
+            return error
+        case = f"embed_dim = {e}, num_heads = {h}, kdim = {kd}, vdim = {vd}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        right = _torch_mha_params(e, h, kd, vd)
+        if got == right:
+            continue
+        if got == 4 * e * e + 4 * e:
+            return Feedback(False, f"{case}: you returned {got:g}, which ignores kdim and vdim: what shape does the "
+                                   "key projection have when the keys have kdim features?",
+                            hints=("W_K maps the kdim features of a key to embed_dim: embed_dim x kdim weights",
+                                   "e (e + kdim + vdim) + 3 e for the input projections, e^2 + e for the output"))
+        if np.isclose(got, right + (h - 1) * (e * (e + kd + vd) + e * e)) or np.isclose(got, h * right):
+            return Feedback(False, f"{case}: you returned {got:g}, which grows with the number of heads: does each "
+                                   "head have its own embed_dim-wide projections?",
+                            hints=("each head takes a slice of embed_dim / num_heads outputs of ONE projection",
+                                   "num_heads does not enter the count"))
+        if got == right - 4 * e:
+            return Feedback(False, f"{case}: you returned {got:g}, {4 * e} short: what else do the four "
+                                   "projections learn besides their weight matrices?",
+                            hints=("bias=True is the default: one bias per output of each projection",
+                                   "3 embed_dim input biases and embed_dim output biases"))
+        return Feedback(False, f"{case}: expected {right}, got {got:g}",
+                        hints=("count W_Q, W_K, W_V, their biases, and out_proj with its bias",
+                               "e (e + kdim + vdim) + 3 e + e^2 + e"))
+    return Feedback(True, "correct: embed_dim (embed_dim + kdim + vdim) + 3 embed_dim for the input projections and "
+                          "embed_dim² + embed_dim for the output; the number of heads changes how the projections are "
+                          "cut, not how many numbers they hold")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Exercise 7.6 (hard): a padded batch through nn.TransformerEncoderLayer
+
+def encode_padded(layer, x, lengths):
+    """The reference: layer(x) for the padded batch x: (batch, n, d_model) whose sequence b has lengths[b] real
+    tokens, with the key padding mask in nn's convention (True = padding, may NOT be attended to)."""
+    import torch
+    padding = torch.arange(x.shape[1], device=x.device) >= torch.as_tensor(lengths, device=x.device)[:, None]
+    return layer(x, src_key_padding_mask=padding)
+
+
+def _padded_variant(layer, x, lengths, how):
+    import torch
+    real = torch.arange(x.shape[1]) < torch.as_tensor(lengths)[:, None]
+    if how == "none":
+        return layer(x)
+    if how == "inverted":
+        return layer(x, src_key_padding_mask=real)
+    if how == "off by one":
+        return layer(x, src_key_padding_mask=torch.arange(x.shape[1]) > torch.as_tensor(lengths)[:, None])
+    raise ValueError(how)
+
+
+@checker
+def check_encode_padded(fn):
+    """Check `fn(layer, x, lengths) -> (batch, n, d_model)`: a torch.nn.TransformerEncoderLayer (batch_first=True,
+    no dropout) run on the padded batch x, sequence b having lengths[b] real tokens followed by padding. On the
+    real tokens the result must be what the layer gives each sequence alone, without its padding."""
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(76)
+        layer = torch.nn.TransformerEncoderLayer(d_model=8, nhead=2, dim_feedforward=16, dropout=0.0,
+                                                 batch_first=True).double().eval()
+        x = torch.randn(3, 6, 8, dtype=torch.float64)
+    lengths = [6, 4, 2]
+    with torch.no_grad():
+        result, error = call(fn, layer, x.clone(), list(lengths))
+        if error is not None:
+            return error
+        alone = [layer(x[b:b + 1, :n])[0] for b, n in enumerate(lengths)]            # each (n_b, d)
+        if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(x.shape):
+            shape = tuple(result.shape) if hasattr(result, "shape") else type(result).__name__
+            return Feedback(False, f"expected the layer's output, shape (batch, n, d_model) = {tuple(x.shape)}, "
+                                   f"got {shape}")
+        got = result.double()
+        wrong = [b for b, n in enumerate(lengths) if not torch.allclose(got[b, :n], alone[b], rtol=0, atol=1e-9)]
+        if not wrong:
+            return Feedback(True, "correct: with src_key_padding_mask True at the padding, every real token gives what "
+                                  "it gives without any padding; the padded positions' outputs are never used")
+        b = wrong[0]
+        case = f"sequence {b} ({lengths[b]} real tokens of {x.shape[1]})"
+        if not torch.all(torch.isfinite(got[b, :lengths[b]])):
+            return Feedback(False, f"{case}: the real tokens' outputs are NaN: they may attend to no key at all. "
+                                   "Which convention does src_key_padding_mask use?",
+                            hints=("nn's masks mean True = may NOT attend: True must mark the padding",
+                                   "padding = torch.arange(n) >= lengths[:, None]"))
+        for how, message, hints in [
+            ("none", "the real tokens attend to the padding too: nothing tells the layer which keys are padding",
+             ("pass a key padding mask: src_key_padding_mask, (batch, n)",
+              "layer(x, src_key_padding_mask=torch.arange(n) >= lengths[:, None])")),
+            ("inverted", "the real tokens attend to the padding ONLY: which convention does "
+                         "src_key_padding_mask use?",
+             ("nn's masks mean True = may NOT attend: True must mark the padding",
+              "padding = torch.arange(n) >= lengths[:, None], not <")),
+            ("off by one", "one padding position is still attended to: where does the padding start?",
+             ("sequence b's real tokens are positions 0 .. lengths[b] - 1", "padding = arange(n) >= lengths[:, None]")),
+        ]:
+            try:
+                variant = _padded_variant(layer, x, lengths, how)
+            except Exception:  # noqa: BLE001: a variant the layer refuses does not match
+                continue
+            if torch.allclose(got[b, :lengths[b]], variant[b, :lengths[b]], rtol=0, atol=1e-9, equal_nan=True):
+                return Feedback(False, f"{case}: {message}", hints=hints)
+        return Feedback(False, f"{case}: the real tokens' outputs differ from the sequence run alone",
+                        hints=("run each sequence alone, layer(x[b:b + 1, :lengths[b]]), and compare",
+                               "layer(x, src_key_padding_mask=torch.arange(n) >= lengths[:, None])"))
+
+
 EXERCISES = [
     Exercise(checker=check_mha_mask, reference="attn_course.exercises.tools.to_mha_mask",
              chapter="07_tools", solution="to_mha_mask", level="debug", mistakes=(
@@ -366,7 +560,7 @@ EXERCISES = [
                                          "k.shape[-2]), scale=1.0)"), "differs from causal attention"),
              )),
     Exercise(checker=check_capture_weights, reference="attn_course.exercises.tools.capture_attention",
-             chapter="07_tools", solution="capture_attention", level="debug", mistakes=(
+             chapter="07_tools", solution="capture_attention", level="implement", mistakes=(
                  Mistake(_capture_mistake(pre_hook=False, keep="output[1].detach()"), "NoneType"),
                  Mistake(_capture_mistake(pre_hook=False), "the captured weights are None"),
                  Mistake(_capture_mistake(average=True), "MEAN over the heads"),
@@ -377,4 +571,26 @@ EXERCISES = [
                  Mistake(_capture_mistake().replace("return captured", "return captured[0]"),
                          "got one tensor"),
              )),
+    Exercise(checker=check_weights_shape, reference="attn_course.exercises.tools.WEIGHTS_SHAPE",
+             chapter="07_tools", solution="weights_shape", level="predict", points=1,
+             mistakes=(Mistake("weights_shape = (5, 3, 5)", "puts the batch second"),
+                       Mistake("weights_shape = (3, 2, 5, 5)", "has a heads axis"),
+                       Mistake("weights_shape = (5, 8, 8)", "which axis of x counts the positions"))),
+    Exercise(checker=check_mha_params, reference="attn_course.exercises.tools.mha_params",
+             chapter="07_tools", solution="mha_params", level="derive", points=2,
+             mistakes=(Mistake("def mha_params(e, h, kdim, vdim):\n    return 4 * e * e + 4 * e", "ignores kdim and vdim"),
+                       Mistake("def mha_params(e, h, kdim, vdim):\n"
+                               "    return h * (e * (e + kdim + vdim) + 3 * e + e * e + e)", "grows with the number of heads"),
+                       Mistake("def mha_params(e, h, kdim, vdim):\n    return e * (e + kdim + vdim) + e * e",
+                               "besides their weight matrices"))),
+    Exercise(checker=check_encode_padded, reference="attn_course.exercises.tools.encode_padded",
+             chapter="07_tools", solution="encode_padded_batch", level="hard", points=3,
+             mistakes=(Mistake("def encode_padded_batch(layer, x, lengths):\n    return layer(x)",
+                               "nothing tells the layer which keys are padding"),
+                       Mistake("def encode_padded_batch(layer, x, lengths):\n"
+                               "    real = torch.arange(x.shape[1]) < torch.tensor(lengths)[:, None]\n"
+                               "    return layer(x, src_key_padding_mask=real)", "convention does src_key_padding_mask use"),
+                       Mistake("def encode_padded_batch(layer, x, lengths):\n"
+                               "    pad = torch.arange(x.shape[1]) > torch.tensor(lengths)[:, None]\n"
+                               "    return layer(x, src_key_padding_mask=pad)", "where does the padding start"))),
 ]

@@ -7,17 +7,25 @@
     check_causal_mask(fn)           fn(n) -> (n, n) bool, True = may attend; also run inside a small GPT
     check_perplexity(fn)            fn(logits, targets) -> exp(mean negative log-likelihood)
     check_induction_scores(fn)      fn(weights, period) -> (layers, heads) induction scores
+    check_changed_prediction(changed)   predict (6c): how many predictions change when one token changes
+    check_ideal_perplexity(fn)      derive (6c): fn(period, vocab_size) -> a perfect copier's perplexity
+    check_kv_cache(fn)              hard (6c): fn(model, ids) -> the GPT's logits with a KV cache
+    check_cross_shape(shape)        predict (6b): the shape of the cross-attention weights of greedy decoding
+    check_decoder_params(fn)        derive (6b): fn(d_model, n_heads, d_ff) -> parameters of a decoder layer
+    check_cross_by_hand(fn)         hard (6b): fn(model, source, target_in) -> the first layer's cross-attention
 
 Masks follow the package's convention: True = MAY attend. The references are the package's
 sinusoidal_encoding, causal_mask and attn_course.readout.induction_scores (in a module that imports
 torch: imported when the checker runs, as check_causal_mask imports torch), and reversal_alignment,
 transformer_masks and perplexity, here.
 """
+import functools
+
 import numpy as np
 
 from ..attention import causal_mask
 from ..positional import sinusoidal_encoding
-from .feedback import Feedback, call, checker, fail
+from .feedback import Feedback, call, checker, fail, not_written
 from .registry import Exercise, Mistake
 
 
@@ -413,6 +421,457 @@ def check_induction_scores(fn):
                 "the indices", fix)
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.4 (predict): which predictions change when one token changes?
+
+EDIT_WINDOW, EDIT_POSITION = 24, 10  # a window of 24 held-out tokens; the token at position 10 is replaced
+
+
+@functools.cache
+def _tales_model():
+    from .. import training
+    return training.load("tales")  # computes in float64: the same logits on every machine
+
+
+@functools.cache
+def _changed_positions():
+    """The positions of the window whose next-token logits change when the token at EDIT_POSITION changes,
+    measured on the shipped "tales" model."""
+    import torch
+    from .. import sequences
+    model = _tales_model()
+    ids = torch.as_tensor(sequences.tale_split(seed=0)[1][:EDIT_WINDOW].copy())[None]   # (1, 24)
+    edited = ids.clone()
+    edited[0, EDIT_POSITION] = (ids[0, EDIT_POSITION] + 1) % model.vocab_size
+    with torch.no_grad():
+        before, after = model(ids)[0][0], model(edited)[0][0]                            # (24, V) each
+    return tuple(int(i) for i in torch.nonzero((before - after).abs().amax(-1) > 1e-12).flatten())
+
+
+@checker
+def check_changed_prediction(changed):
+    """Check a prediction `changed`: in a window of 24 tokens fed to the causal language model, the token at
+    position 10 (counting from 0) is replaced; at how many of the 24 positions does the predicted distribution
+    of the next token change?"""
+    if changed is Ellipsis:
+        return not_written("your prediction `changed`", "the `...` after `changed =`")
+    if isinstance(changed, bool) or not isinstance(changed, (int, np.integer)):
+        return Feedback(False, f"write the prediction as a whole number of positions, got {changed!r}")
+    positions = _changed_positions()
+    right, n, i = len(positions), EDIT_WINDOW, EDIT_POSITION
+    if changed == right:
+        return Feedback(True, f"right: {right} positions, {positions[0]} to {positions[-1]}. Position t reads "
+                              f"tokens 0 .. t only, so the positions before {i} cannot see the change, and "
+                              f"position {i} itself, which reads its own token, and every later one can")
+    if changed == n:
+        return Feedback(False, f"{changed} is every position: can position 3 read the token at position {i}?",
+                        hints=("the causal mask lets position t attend to the keys j <= t only",
+                               f"the positions {i} .. {n - 1} see the change: {n - i} of them"))
+    if changed == n - i - 1:
+        return Feedback(False, f"{changed} leaves out one position: does position {i} read its own token?",
+                        hints=("the mask allows j <= t, the diagonal included: position t attends to itself",
+                               f"positions {i} .. {n - 1}: {n - i}"))
+    if changed == i or changed == i + 1:
+        return Feedback(False, f"{changed} counts the positions BEFORE the edit: which way does information flow "
+                               "under the causal mask?",
+                        hints=("position t reads the tokens 0 .. t: the past, never the future",
+                               f"the positions {i} .. {n - 1} change: {n - i}"))
+    return Feedback(False, f"{changed} positions: which positions can attend to position {i}?",
+                    hints=("under the causal mask, position t attends to the keys j <= t",
+                           f"the positions {i} .. {n - 1}: {n - i}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.5 (derive): the perplexity of a perfect copier
+
+def ideal_perplexity(period, vocab_size):
+    """The reference: the perplexity, over the 2p - 1 predictions of a sequence of p random tokens repeated
+    once (2p tokens), of a model that is uniform over the vocabulary where the next token cannot be known
+    (the p predictions of tokens 1 .. p) and certain and right where it can (tokens p + 1 .. 2p - 1).
+    exp(p log V / (2p - 1)) = V ** (p / (2p - 1))."""
+    return float(vocab_size ** (period / (2 * period - 1)))
+
+
+def _ideal_copier_perplexity(period, vocab_size):
+    """The same number measured: the ideal model's logits, then exp(mean cross-entropy)."""
+    rng = np.random.default_rng(period)
+    tokens = np.tile(rng.permutation(vocab_size)[:period], 2)               # (2p,)
+    logits = np.zeros((2 * period - 1, vocab_size))                          # uniform where nothing is known
+    for t in range(period, 2 * period - 1):                                  # predicts tokens[t + 1], a copy
+        logits[t, tokens[t + 1]] = 60.0                                      # exp(-60): certain, to 1e-26
+    return float(np.exp(-_log_softmax(logits)[np.arange(2 * period - 1), tokens[1:]].mean()))
+
+
+@checker
+def check_ideal_perplexity(fn):
+    """Check `fn(period, vocab_size) -> float`: the perplexity that a perfect copier reaches on a sequence of
+    `period` random tokens followed by the same tokens again, over its 2 * period - 1 next-token predictions
+    (uniform over the vocabulary until the repeat can be known, certain and right after)."""
+    for period, vocab in [(10, 62), (5, 73), (3, 10), (20, 50)]:
+        answer, error = call(fn, period, vocab)
+        if error is not None:
+            return error
+        case = f"period = {period}, vocab_size = {vocab}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        measured = _ideal_copier_perplexity(period, vocab)
+        if np.isclose(got, measured, rtol=1e-6):
+            continue
+        p, V = period, vocab
+        if np.isclose(got, V ** ((p - 1) / (2 * p - 1))):
+            return Feedback(False, f"{case}: you returned {got:.4g}: one unpredictable prediction too few. Is the "
+                                   "first token of the repeat predictable?",
+                            hints=("when the model reads the last token of the first half, nothing says the "
+                                   "sequence is about to repeat",
+                                   "the predictions of tokens 1 .. p are uniform (p of them): exp(p log V / (2p - 1))"))
+        if np.isclose(got, V ** (p / (2 * p))) or np.isclose(got, V ** ((p - 1) / (2 * p))):
+            return Feedback(False, f"{case}: you returned {got:.4g}: over how many predictions is the mean taken?",
+                            hints=("2p tokens give 2p - 1 next-token predictions: the first token is never predicted",
+                                   "PPL = exp(p log V / (2p - 1)) = V ** (p / (2p - 1))"))
+        if np.isclose(got, (p * V + (p - 1)) / (2 * p - 1)):
+            return Feedback(False, f"{case}: you returned {got:.4g}, the mean of the per-token perplexities; "
+                                   "perplexity is the exponential of the mean LOSS",
+                            hints=("average -log p over the predictions first, then exponentiate",
+                                   "PPL = exp(p log V / (2p - 1))"))
+        if np.isclose(got, np.log(measured)):
+            return Feedback(False, f"{case}: you returned {got:.4g}, the cross-entropy in nats: what turns it into "
+                                   "a perplexity?",
+                            hints=("perplexity = exp(cross-entropy)", "PPL = exp(p log V / (2p - 1))"))
+        return Feedback(False, f"{case}: expected {measured:.6g}, got {got:.6g}",
+                        hints=("count the uniform predictions (loss log V each) and the certain ones (loss 0)",
+                               "PPL = exp(p log V / (2p - 1))"))
+    return Feedback(True, "correct: p uniform predictions of log V nats each and p - 1 free ones give "
+                          "V ** (p / (2p - 1)), a little above sqrt(V), with no loss at all on the repeat")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6c, exercise 6c.6 (hard): generate with a KV cache
+
+def kv_cached_logits(model, ids, *, position=True, include_self=True, scale=True):
+    """The reference (flags at their defaults): the logits (T, V) of the GPT `model` on the 1-D ids (T,),
+    computed one position at a time; each layer keeps the keys and values of the positions before (its KV
+    cache) and computes the query, key and value of the new position only. The flags make the typical
+    mistakes: the position encoding of position 0 every time, the new key left out of its own attention,
+    no 1 / sqrt(d_head)."""
+    import torch
+    embed, cache, out = model.embed, [([], []) for _ in model.blocks], []
+    for t in range(len(ids)):
+        x = embed.token(ids[t:t + 1]) * embed.scale + embed.pe[t if position else 0]     # (1, d_model)
+        for block, (keys, values) in zip(model.blocks, cache):
+            a, h = block.attention, block.norm_1(x)
+            q, k, v = a._split(a.W_q(h)), a._split(a.W_k(h)), a._split(a.W_v(h))         # (heads, 1, d_head)
+            keys.append(k)
+            values.append(v)
+            K = torch.cat(keys if include_self else keys[:-1] or [torch.zeros_like(k)], -2)  # (heads, t + 1, d_head)
+            V = torch.cat(values if include_self else values[:-1] or [torch.zeros_like(v)], -2)
+            s = q @ K.transpose(-1, -2) / (q.shape[-1] ** 0.5 if scale else 1.0)            # (heads, 1, t + 1)
+            x = x + a.W_o(a._merge(torch.softmax(s, -1) @ V))
+            x = x + block.feed_forward(block.norm_2(x))
+        out.append(model.head(model.norm(x)))
+    return torch.cat(out)                                                                 # (T, V)
+
+
+@checker
+def check_kv_cache(fn):
+    """Check `fn(model, ids) -> (T, vocab)`: the logits of the GPT `model` (chapter 6c's "tales" model) on the
+    1-D LongTensor ids (T,), computed one position at a time with a KV cache: for each new position, each layer
+    computes one query, one key and one value, and attends over the keys and values it has kept. The result must
+    equal model(ids[None])[0][0], the logits computed for all positions at once."""
+    import torch
+    from .. import sequences
+    model = _tales_model()
+    ids = torch.as_tensor(sequences.tale_split(seed=0)[1][30:50].copy())                  # (20,)
+    rows = []
+    hooks = [block.attention.W_q.register_forward_hook(lambda m, i, o: rows.append(i[0].shape[-2]))
+             for block in model.blocks]
+    whole = []
+    hooks.append(model.register_forward_hook(lambda m, i, o: whole.append(i[0].shape)))
+    try:
+        with torch.no_grad():
+            result, error = call(fn, model, ids.clone())
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if error is not None:
+        return error
+    if whole:
+        return Feedback(False, f"your function called the whole model, model(...) (on shape {tuple(whole[0])}): that "
+                               "recomputes every position; which parts of the model does one new position need?",
+                        hints=("run the parts yourself: model.embed, then each block of model.blocks, then "
+                               "model.norm and model.head",
+                               "for each new position: its embedding, then per block one query, key and value from "
+                               "block.attention.W_q, W_k, W_v, attending over the kept keys and values"))
+    if any(r != 1 for r in rows):
+        return Feedback(False, f"a layer computed queries for {max(rows)} positions at once: the earlier positions' "
+                               "queries are recomputed at every step. What does the new position need from them?",
+                        hints=("the new position's query attends to the earlier KEYS and VALUES; their queries are "
+                               "never needed again",
+                               "keep per layer the list of keys and values; each step computes q, k, v of the new "
+                               "position only, appends k and v, and attends over all of them"))
+    if not isinstance(result, torch.Tensor) or tuple(result.shape) != (len(ids), model.vocab_size):
+        shape = tuple(result.shape) if hasattr(result, "shape") else type(result).__name__
+        return Feedback(False, f"expected logits of shape (T, vocab) = {(len(ids), model.vocab_size)}, got {shape}")
+    with torch.no_grad():
+        right = model(ids[None])[0][0]
+    got = result.detach().double()
+    if torch.allclose(got, right, rtol=0, atol=1e-9):
+        return Feedback(True, "correct: the logits equal the full computation's; each step computed one query, key "
+                              "and value per layer, so a step costs O(t) instead of recomputing all t positions")
+    for flags, message, hints in [
+        (dict(position=False), "the first position is right, the later ones are not: what tells the model WHERE "
+                               "the new token stands?",
+         ("the embedding adds the positional encoding of the token's position, pe[t]",
+          "x = model.embed.token(ids[t:t + 1]) * model.embed.scale + model.embed.pe[t]")),
+        (dict(include_self=False), "the logits differ from the first position on: which keys may the new position "
+                                   "attend to?",
+         ("the causal mask allows j <= t: the new position attends to itself too",
+          "append the new key and value to the cache BEFORE attending")),
+        (dict(scale=False), "the logits differ: compare your scores with scaled_dot_product_attention's",
+         ("the scores are divided by sqrt(d_head), the size of one head",
+          "s = q @ K.transpose(-1, -2) / q.shape[-1] ** 0.5")),
+    ]:
+        with torch.no_grad():
+            wrong = kv_cached_logits(model, ids, **flags)
+        if torch.allclose(got, wrong, rtol=0, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    first = int(torch.nonzero((got - right).abs().amax(-1) > 1e-9)[0])
+    return Feedback(False, f"the logits differ from the full computation from position {first} on",
+                    hints=("compare, position by position, with model(ids[None])[0][0]",
+                           "per step: embed (with pe[t]), then per block norm_1, q/k/v of the new row, append k, v, "
+                           "attend, W_o, residual, then the feed-forward with norm_2; then model.norm, model.head"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.4 (predict): the shape of the cross-attention weights
+
+@functools.cache
+def _reverse_model():
+    from .. import training
+    return training.load("reverse")  # float64
+
+
+@functools.cache
+def _cross_shape():
+    """The shape of the cross-attention weights that greedy decoding returns for 3 held-out strings of 8 digits
+    decoded for 5 steps, measured on the shipped "reverse" model."""
+    import torch
+    from .. import sequences
+    source = torch.as_tensor(sequences.reverse_split(seed=0)[1].source[:3])
+    _, attention = _reverse_model().generate(source, 5)
+    return tuple(attention.cross.shape)
+
+
+def __getattr__(name):
+    # The reference predictions are measured on the models when first asked for: importing
+    # attn_course.exercises must not import torch.
+    if name == "CHANGED":
+        return len(_changed_positions())
+    if name == "CROSS_SHAPE":
+        return _cross_shape()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@checker
+def check_cross_shape(shape):
+    """Check a prediction `shape`: the shape of attention.cross after `ids, attention = model.generate(source, 5)`
+    for the chapter's model (2 layers, 4 heads) and a source of 3 strings of 8 digits."""
+    if shape is Ellipsis:
+        return not_written("your prediction `shape`", "the `...` after `shape =`")
+    try:
+        got = tuple(int(x) for x in shape)
+    except (TypeError, ValueError):
+        return Feedback(False, f"write the prediction as a tuple of whole numbers, got {shape!r}")
+    right = _cross_shape()
+    if got == right:
+        return Feedback(True, f"right: {right} = (batch, layers, heads, target positions, source positions): one "
+                              "row per query, the 5 tokens written, one column per key, the 8 source digits")
+    if sorted(got) == sorted(right) and len(got) == 5 and got[3:] == right[3:][::-1]:
+        return Feedback(False, f"{got}: the last two axes are the wrong way round: in cross-attention, which side "
+                               "asks (the queries, the rows)?",
+                        hints=("the queries come from the decoder, the keys and values from the encoder's memory",
+                               f"rows: the {right[3]} target positions; columns: the {right[4]} source positions"))
+    if len(got) == 4:
+        return Feedback(False, f"{got} has 4 axes: which of batch, layers, heads, queries, keys is missing?",
+                        hints=("every decoder layer has its own cross-attention, and every layer its own heads",
+                               f"(batch, layers, heads, queries, keys) = {right}"))
+    if len(got) == 5 and got[3] != right[3]:
+        return Feedback(False, f"{got}: {got[3]} queries; how many target positions does the last step of greedy "
+                               "decoding read?",
+                        hints=("greedy decoding writes 5 tokens; its last step reads begin and the first 4, 5 "
+                               "positions in all",
+                               f"the shape is {right}"))
+    return Feedback(False, f"{got} is not the shape: go through the axes (batch, layers, heads, queries, keys)",
+                    hints=("3 strings, 2 layers, 4 heads; queries from the target, keys from the source",
+                           f"the shape is {right}"))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.5 (derive): the parameters of a decoder layer
+
+def decoder_layer_params(d_model, n_heads, d_ff):
+    """The reference: the parameters of one DecoderBlock, 2 attentions of 4 (d^2 + d) each, a feed-forward
+    network of 2 d d_ff + d_ff + d, and 3 layer norms of 2 d. n_heads does not enter: the heads share out
+    the d columns of each projection."""
+    return 2 * 4 * (d_model * d_model + d_model) + (2 * d_model * d_ff + d_ff + d_model) + 3 * 2 * d_model
+
+
+def _counted_params(d_model, n_heads, d_ff):
+    import torch
+    from ..transformer import DecoderBlock
+    with torch.random.fork_rng(devices=[]):  # building a layer draws its initial weights: leave the learner's state
+        return sum(p.numel() for p in DecoderBlock(d_model, n_heads, d_ff).parameters())
+
+
+@checker
+def check_decoder_params(fn):
+    """Check `fn(d_model, n_heads, d_ff) -> int`: the number of learned parameters of one decoder layer
+    (transformer.DecoderBlock: masked self-attention, cross-attention, feed-forward, three layer norms, every
+    linear layer with a bias), checked against the block's own count."""
+    for d, h, d_ff in [(32, 4, 64), (48, 3, 96), (64, 8, 256), (512, 8, 2048)]:
+        answer, error = call(fn, d, h, d_ff)
+        if error is not None:
+            return error
+        case = f"d_model = {d}, n_heads = {h}, d_ff = {d_ff}"
+        try:
+            got = float(answer)
+        except (TypeError, ValueError):
+            return Feedback(False, f"{case}: return a number, got {type(answer).__name__}")
+        right = _counted_params(d, h, d_ff)
+        if got == right:
+            continue
+        attention, norms = 4 * (d * d + d), 6 * d
+        if np.isclose(got, right + 2 * 4 * (h - 1) * d * d) or np.isclose(got, right + 2 * 4 * (h - 1) * (d * d + d)):
+            return Feedback(False, f"{case}: you returned {got:g}, which grows with the number of heads: does a "
+                                   "head have its own d_model x d_model projection?",
+                            hints=("the heads split the d_model outputs of ONE projection into n_heads slices of "
+                                   "d_model / n_heads",
+                                   "each attention has 4 (d^2 + d) parameters, whatever n_heads"))
+        if np.isclose(got, right - norms):
+            return Feedback(False, f"{case}: you returned {got:g}, {norms} short: which part of a layer has a gain "
+                                   "and a bias per coordinate?",
+                            hints=("a pre-norm decoder layer has a LayerNorm before each of its 3 sublayers",
+                                   "3 layer norms of 2 d_model parameters each"))
+        if np.isclose(got, right - 2 * 4 * d - d_ff - d) or np.isclose(got, right - 2 * 4 * d - d_ff - d - norms):
+            return Feedback(False, f"{case}: you returned {got:g}: the weight matrices are counted, but what else "
+                                   "does an nn.Linear learn?",
+                            hints=("each linear layer has a bias, one per output",
+                                   "an attention has 4 (d^2 + d); the feed-forward 2 d d_ff + d_ff + d"))
+        if np.isclose(got, right - attention):
+            return Feedback(False, f"{case}: you returned {got:g}, one attention short: how many attentions does a "
+                                   "DECODER layer have?",
+                            hints=("masked self-attention over the target, then cross-attention over the memory",
+                                   "2 x 4 (d^2 + d)"))
+        return Feedback(False, f"{case}: expected {right}, got {got:g}",
+                        hints=("count each sublayer: 2 attentions, the feed-forward, 3 layer norms",
+                               "8 (d^2 + d) + 2 d d_ff + d_ff + d + 6 d"))
+    return Feedback(True, "correct: 8 (d² + d) for the two attentions, 2 d d_ff + d_ff + d for the feed-forward and "
+                          "6 d for the norms; the number of heads does not enter, the heads share out each projection")
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6b, exercise 6b.6 (hard): the first layer's cross-attention, by hand
+
+def cross_weights_by_hand(model, source, target_in, *, norm=True, self_attention=True, scale=True):
+    """The reference (flags at their defaults): the cross-attention weights (B, heads, T, S) of the first decoder
+    layer of the encoder–decoder `model`, for source ids (B, S) and decoder input ids target_in (B, T), from
+    the model's parameters. The flags make typical mistakes: the queries from y instead of LN(y), the
+    self-attention sublayer skipped, no 1 / sqrt(d_head)."""
+    import torch
+    memory, _ = model.encode(source)                                          # (B, S, d)
+    block = model.decoder[0]
+    y = model.embed_target(target_in)                                         # (B, T, d)
+    if self_attention:
+        y = y + block.self_attention(block.norm_1(y), causal=True)[0]
+    a = block.cross_attention
+    q = a._split(a.W_q(block.norm_2(y) if norm else y))                       # (B, h, T, d_head)
+    k = a._split(a.W_k(memory))                                               # (B, h, S, d_head)
+    s = q @ k.transpose(-1, -2) / (q.shape[-1] ** 0.5 if scale else 1.0)      # (B, h, T, S)
+    return torch.softmax(s, -1)
+
+
+@checker
+def check_cross_by_hand(fn):
+    """Check `fn(model, source, target_in) -> (B, heads, T, S)`: the cross-attention weights of the FIRST decoder
+    layer of chapter 6b's model, computed from its parameters (model.encode, model.embed_target, the layer's
+    sublayers), equal to the weights the model returns, model.decode(memory, target_in)[2][:, 0]."""
+    import torch
+    from .. import sequences
+    model = _reverse_model()
+    test = sequences.reverse_split(seed=0)[1]
+    source = torch.as_tensor(test.source[:4])
+    target_in = model.shift_right(torch.as_tensor(test.target[:4]))
+    with torch.no_grad():
+        result, error = call(fn, model, source.clone(), target_in.clone())
+        if error is not None:
+            return error
+        memory, _ = model.encode(source)
+        right = model.decode(memory, target_in)[2][:, 0]                      # (B, heads, T, S)
+    if not isinstance(result, torch.Tensor) or tuple(result.shape) != tuple(right.shape):
+        shape = tuple(result.shape) if hasattr(result, "shape") else type(result).__name__
+        return Feedback(False, f"expected weights of shape (batch, heads, target positions, source positions) = "
+                               f"{tuple(right.shape)}, got {shape}",
+                        hints=("split the projections into heads with block.cross_attention._split",
+                               "q from the target (B, h, T, d_head), k from the memory (B, h, S, d_head); "
+                               "softmax(q k^T / sqrt(d_head)) is (B, h, T, S)"))
+    got = result.detach().double()
+    if torch.allclose(got, right, rtol=0, atol=1e-9):
+        return Feedback(True, "correct: memory from the encoder; queries from the target after the masked "
+                              "self-attention sublayer and norm_2; keys from the memory; the weights the model "
+                              "returns, to 1e-9")
+    if torch.allclose(got.sum(-2), torch.ones_like(got.sum(-2)), atol=1e-6) and \
+            not torch.allclose(got.sum(-1), torch.ones_like(got.sum(-1)), atol=1e-6):
+        return Feedback(False, "the weights sum to 1 over the target positions: the softmax runs over which axis?",
+                        hints=("each query (a target position) distributes its attention over the keys",
+                               "softmax over the last axis, the source positions"))
+    for flags, message, hints in [
+        (dict(norm=False), "the weights differ: what does the decoder layer do to y before the cross-attention's "
+                           "queries?",
+         ("pre-norm: each sublayer reads a layer-normalised copy", "q = W_q(block.norm_2(y))")),
+        (dict(self_attention=False), "the weights differ: what comes before the cross-attention in a decoder layer?",
+         ("the masked self-attention sublayer adds to y first",
+          "y = y + block.self_attention(block.norm_1(y), causal=True)[0]")),
+        (dict(scale=False), "the weights are too peaked: compare your scores with scaled_dot_product_attention's",
+         ("the scores are divided by sqrt(d_head)", "s = q @ k.transpose(-1, -2) / q.shape[-1] ** 0.5")),
+    ]:
+        with torch.no_grad():
+            wrong = cross_weights_by_hand(model, source, target_in, **flags)
+        if torch.allclose(got, wrong, rtol=0, atol=1e-9):
+            return Feedback(False, message, hints=hints)
+    return Feedback(False, f"the weights differ from the model's by up to {(got - right).abs().max().item():.3g}",
+                    hints=("compare step by step: memory = model.encode(source)[0]; y = model.embed_target(target_in)",
+                           "then the self-attention sublayer, norm_2, W_q; keys W_k(memory); softmax over the keys"))
+
+
+# Typical wrong answers to exercises 6c.6 and 6b.6, as students write them ({...}: what each mistake changes).
+_KV_TRY = """def cached_logits(model, ids):
+    embed, out, cache = model.embed, [], [([], []) for _ in model.blocks]
+    for t in range(len(ids)):
+        x = embed.token(ids[t:t + 1]) * embed.scale + {pe}
+        for block, (keys, values) in zip(model.blocks, cache):
+            a, h = block.attention, block.norm_1(x)
+            q, k, v = a._split(a.W_q(h)), a._split(a.W_k(h)), a._split(a.W_v(h))
+            keys.append(k)
+            values.append(v)
+            K, V = torch.cat(keys, -2), torch.cat(values, -2)
+            w = torch.softmax(q @ K.transpose(-1, -2){scale}, -1)
+            x = x + a.W_o(a._merge(w @ V))
+            x = x + block.feed_forward(block.norm_2(x))
+        out.append(model.head(model.norm(x)))
+    return torch.cat(out)"""
+
+_SUBLAYER = "y = y + block.self_attention(block.norm_1(y), causal=True)[0]"
+_CROSS_TRY = """def cross_weights(model, source, target_in):
+    memory, _ = model.encode(source)
+    block = model.decoder[0]
+    y = model.embed_target(target_in)
+    {sublayer}
+    a = block.cross_attention
+    q, k = a._split(a.W_q({query})), a._split(a.W_k(memory))
+    return torch.softmax(q @ k.transpose(-1, -2){scale}, dim=-1)"""
+
+
 def _pe_mistake(body):
     """A positional_encoding whose body uses angles (n, d/2) = pos / 10000^(2i/d) unless it makes its own."""
     return ("def positional_encoding(n, d):\n    angles = np.arange(n)[:, None] / 10000 ** (np.arange(0, d, 2) / d)\n"
@@ -451,7 +910,7 @@ EXERCISES = [
                          "in the wrong places"),
              )),
     Exercise(checker=check_positional_encoding, reference="attn_course.positional.sinusoidal_encoding",
-             chapter="06b_transformer", solution="positional_encoding", level="debug", mistakes=(
+             chapter="06b_transformer", solution="positional_encoding", level="implement", mistakes=(
                  Mistake(_pe_mistake("np.stack([np.cos(angles), np.sin(angles)], axis=-1).reshape(n, d)"),
                          "sine and cosine are swapped"),
                  Mistake(_pe_mistake("np.stack([np.sin(angles), np.cos(angles)], axis=-1).reshape(n, d)")
@@ -513,7 +972,7 @@ EXERCISES = [
                          "adding 1000 to every logit"),                                                # overflow
              )),
     Exercise(checker=check_induction_scores, reference="attn_course.readout.induction_scores",
-             chapter="06c_language_model", solution="induction_scores", level="debug", mistakes=(
+             chapter="06c_language_model", solution="induction_scores", level="implement", mistakes=(
                  Mistake(_function("induction_scores", "weights, period",
                                    f"weights[..., {T}, {T} - period].mean(axis=-1)"), "duplicate-token"),
                  Mistake(_function("induction_scores", "weights, period",
@@ -542,4 +1001,53 @@ EXERCISES = [
                  Mistake(_function("causal_mask", "n", f"{TRIL}) if n < 8 else np.ones((n, n), dtype=bool)"),
                          "the model can read the future"),
              )),
+    Exercise(checker=check_changed_prediction, reference="attn_course.exercises.transformer.CHANGED",
+             chapter="06c_language_model", solution="changed", level="predict", points=1,
+             mistakes=(Mistake("changed = 24", "is every position"),
+                       Mistake("changed = 13", "leaves out one position"),
+                       Mistake("changed = 10", "counts the positions BEFORE the edit"))),
+    Exercise(checker=check_ideal_perplexity, reference="attn_course.exercises.transformer.ideal_perplexity",
+             chapter="06c_language_model", solution="copier_perplexity", level="derive", points=2,
+             mistakes=(Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return vocab_size ** ((period - 1) / (2 * period - 1))", "one unpredictable"),
+                       Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return vocab_size ** (period / (2 * period))", "over how many predictions"),
+                       Mistake("def copier_perplexity(period, vocab_size):\n"
+                               "    return (period * vocab_size + period - 1) / (2 * period - 1)",
+                               "mean of the per-token perplexities"))),
+    Exercise(checker=check_kv_cache, reference="attn_course.exercises.transformer.kv_cached_logits",
+             chapter="06c_language_model", solution="cached_logits", level="hard", points=3,
+             mistakes=(Mistake("def cached_logits(model, ids):\n"
+                               "    return torch.cat([model(ids[None, :t + 1])[0][0, -1:] for t in range(len(ids))])",
+                               "called the whole model"),
+                       Mistake("def cached_logits(model, ids):\n    x = model.embed(ids[None])\n"
+                               "    for block in model.blocks:\n        x, _ = block(x, causal=True)\n"
+                               "    return model.head(model.norm(x))[0]", "computed queries for 20 positions"),
+                       Mistake(_KV_TRY.format(pe="embed.pe[0]", scale=" / q.shape[-1] ** 0.5"),
+                               "WHERE the new token stands"),
+                       Mistake(_KV_TRY.format(pe="embed.pe[t]", scale=""), "compare your scores"))),
+    Exercise(checker=check_cross_shape, reference="attn_course.exercises.transformer.CROSS_SHAPE",
+             chapter="06b_transformer", solution="shape", level="predict", points=1,
+             mistakes=(Mistake("shape = (3, 2, 4, 8, 5)", "the last two axes are the wrong way round"),
+                       Mistake("shape = (3, 4, 5, 8)", "has 4 axes"),
+                       Mistake("shape = (3, 2, 4, 8, 8)", "how many target positions"))),
+    Exercise(checker=check_decoder_params, reference="attn_course.exercises.transformer.decoder_layer_params",
+             chapter="06b_transformer", solution="decoder_params", level="derive", points=2,
+             mistakes=(Mistake("def decoder_params(d, h, d_ff):\n"
+                               "    return 2 * 4 * h * (d * d + d) + 2 * d * d_ff + d_ff + d + 6 * d",
+                               "grows with the number of heads"),
+                       Mistake("def decoder_params(d, h, d_ff):\n    return 8 * (d * d + d) + 2 * d * d_ff + d_ff + d",
+                               "a gain and a bias"),
+                       Mistake("def decoder_params(d, h, d_ff):\n    return 8 * d * d + 2 * d * d_ff + 6 * d",
+                               "what else does an nn.Linear learn"),
+                       Mistake("def decoder_params(d, h, d_ff):\n"
+                               "    return 4 * (d * d + d) + 2 * d * d_ff + d_ff + d + 6 * d", "one attention short"))),
+    Exercise(checker=check_cross_by_hand, reference="attn_course.exercises.transformer.cross_weights_by_hand",
+             chapter="06b_transformer", solution="cross_weights", level="hard", points=3,
+             mistakes=(Mistake(_CROSS_TRY.format(sublayer=_SUBLAYER, query="y", scale=" / q.shape[-1] ** 0.5"),
+                               "before the cross-attention's"),
+                       Mistake(_CROSS_TRY.format(sublayer="", query="block.norm_2(y)", scale=" / q.shape[-1] ** 0.5"),
+                               "what comes before the cross-attention"),
+                       Mistake(_CROSS_TRY.format(sublayer=_SUBLAYER, query="block.norm_2(y)", scale=""),
+                               "too peaked"))),
 ]
