@@ -78,6 +78,50 @@ def _first_line(node):
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
+def with_regions(source):
+    """The solution cell with its answer between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's
+    markers): each function's body after its docstring, and every other statement, so that clearing the
+    regions leaves what stub() leaves of the functions: signatures, decorators, docstrings, `if` tests."""
+    lines = source.splitlines()
+    answer = set()   # line numbers (1-based) that are the answer
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+                start = first.end_lineno + 1 if has_doc else first.lineno
+                end = node.end_lineno   # and the comments indented under the body, after its last line
+                while end < len(lines) and (not lines[end].strip() or lines[end].lstrip().startswith("#") and
+                                            len(_indent_of_next(lines, end + 1)) > node.col_offset):
+                    end += 1
+                if not (has_doc and len(node.body) == 1):  # a docstring only: nothing to hide
+                    answer.update(range(start, end + 1))
+            elif isinstance(node, ast.If) and any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in node.body):
+                walk(node.body)
+                answer.update(range(node.body[-1].end_lineno + 1, node.end_lineno + 1))  # an `else:` goes
+            else:
+                answer.update(range(_first_line(node), node.end_lineno + 1))
+
+    walk(ast.parse(source).body)
+    out, inside = [], None
+    for i, line in enumerate(lines, 1):
+        if i in answer and inside is None:
+            inside = re.match(r"\s*", line).group(0) if line.strip() else _indent_of_next(lines, i)
+            out.append(inside + "### BEGIN SOLUTION")
+        elif i not in answer and inside is not None and line.strip():
+            out.append(inside + "### END SOLUTION")
+            inside = None
+        out.append(line)
+    if inside is not None:
+        out.append(inside + "### END SOLUTION")
+    return "\n".join(out)
+
+
+def _indent_of_next(lines, i):
+    return next((re.match(r"\s*", line).group(0) for line in lines[i - 1:] if line.strip()), "")
+
+
 def without_regions(source):
     return REGION.sub(lambda m: m.group(1) + TODO, source)
 
