@@ -1,4 +1,4 @@
-"""Write book/instructor_guide.md, the instructor guide, from the chapters and the exercise tests.
+"""Write book/instructor_guide.md, the instructor guide, from the chapters and the exercise registry.
 
     .venv/bin/python scripts/make_instructor_guide.py
 
@@ -9,8 +9,10 @@ says when). What comes from where:
     exercises                every cell tagged `solution`: its section heading, the checker called in the
                              first attempt before it (with that cell's stored, nbval-checked message), and
                              the checker's ✔ message stored after it
-    typical wrong answers    every parametrized "rejects" test of tests/test_exercises_*.py, run with the
-                             checker wrapped, so each message quoted is the one the checker really gives
+    typical wrong answers    every mistake listed with the exercise in the registry (`Exercise.mistakes` in
+                             attn_course.exercises.EXERCISES), run through its checker, so each message
+                             quoted is the one the checker really gives; the level and points come from
+                             the registry too
     student edition          the stub scripts/make_student_edition.py leaves, run through the checker
     syllabus, prerequisites, hand-written below; every section they cite is checked to exist in its
     misconceptions           chapter, and chapters not in _toc.yml are named without a link
@@ -18,8 +20,6 @@ says when). What comes from where:
 The page it writes is plain MyST markdown; nothing is generated at build time.
 """
 import ast
-import glob
-import importlib.util
 import inspect
 import re
 import sys
@@ -30,14 +30,13 @@ import nbformat
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 import attn_course.exercises as E  # noqa: E402
+from attn_course.exercises.grading import mistake_answers  # noqa: E402
+import toc  # noqa: E402
 
-ORDER = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice", "06_applications",
-         "06b_transformer", "06c_language_model", "07_tools", "08_efficiency", "08b_gpu_kernel", "09_faq"]
-TOC = set(re.findall(r"^\s*- file: notebooks/(\S+)", (ROOT / "_toc.yml").read_text(), flags=re.M))
-PRESENT = [s for s in ORDER if (ROOT / "notebooks" / f"{s}.ipynb").exists()]
-PRESENT += sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem not in ORDER)
+PRESENT = [path.stem for path in toc.chapters()]   # the chapters, in the order of _toc.yml
+TOC = set(PRESENT)
 EXPLORERS = ["SoftmaxExplorer", "WeightedSumExplorer", "ScalingExplorer", "MaskExplorer",
              "KernelRegressionExplorer", "MultiHeadExplorer", "ExampleExplorer"]
 TODO = "exercise: write your solution here, then run the checker below"
@@ -45,90 +44,27 @@ problems = []
 
 
 # -------------------------------------------------------------------------------------------------
-# Typical wrong answers: the exercise tests, run with the checkers wrapped
-
-def _param_sources(source, test_name):
-    """The source text of each entry of `test_name`'s parametrize list: [[(text, is_a_name), ...], ...]."""
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.FunctionDef) and node.name == test_name:
-            for dec in node.decorator_list:
-                if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "parametrize":
-                    entries = []
-                    for elt in getattr(dec.args[1], "elts", []):
-                        if isinstance(elt, ast.Call) and getattr(elt.func, "attr", "") == "param":
-                            elt = ast.Tuple(elts=elt.args)
-                        parts = elt.elts if isinstance(elt, ast.Tuple) else [elt]
-                        entries.append([(" ".join(ast.get_source_segment(source, p).split()), isinstance(p, ast.Name))
-                                        for p in parts])
-                    return entries
-    return []
-
-
-def _describe(value, text, is_name):
-    """How the answer key names one wrong answer: the test's own source text, or a function's name and note."""
-    if isinstance(value, np.ndarray):
-        return "weights " + code(str(np.round(value, 3).tolist()))
-    if is_name and callable(value):
-        note = (value.__doc__ or "").strip().split("\n")[0]
-        try:
-            first = inspect.getsource(value).split("\n")[0]
-            note = note or (first.split("#", 1)[1].strip() if "#" in first else "")
-        except (OSError, TypeError):
-            pass
-        return code(value.__name__) + (f" ({esc(note)})" if note else "")
-    if text.startswith("dict(") and text.endswith(")"):
-        return "the test's reference, changed by " + code(text[len("dict("):-1])
-    return code(text)
-
+# Typical wrong answers: the registry's mistakes (Exercise.mistakes), run through their checkers
 
 def wrong_answers():
-    """checker name -> [(test file, description, message)], from every parametrized rejection test."""
+    """checker name -> [(description, message)]: each typical mistake of the registry, defined as the student
+    would write it and run through the checker, so each message quoted is the one the checker really gives."""
     out = {}
-    for path in sorted(glob.glob(str(ROOT / "tests" / "test_exercises*.py"))):
-        name = Path(path).stem
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as e:  # a test module that does not import (a missing optional package) is skipped
-            problems.append(f"{name}: not imported ({type(e).__name__}: {e})")
-            continue
-        record = []
-        for attr in dir(module):
-            if attr.startswith("check_"):
-                def wrapped(*args, _checker=getattr(module, attr), _name=attr, **kwargs):
-                    feedback = _checker(*args, **kwargs)
-                    record.append((_name, feedback))
-                    return feedback
-                setattr(module, attr, wrapped)
-        source = Path(path).read_text()
-        for test_name, test in list(vars(module).items()):
-            marks = [m for m in getattr(test, "pytestmark", []) if m.name == "parametrize"]
-            if not (test_name.startswith("test_") and marks and re.search(r"reject|wrong|mistake|named", test_name)):
+    for exercise in E.EXERCISES:
+        for mistake in exercise.mistakes:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    feedback = exercise.checker(*mistake_answers(exercise, mistake))
+            except Exception as e:  # noqa: BLE001 - a mistake that needs a missing package (torch, Triton)
+                problems.append(f"{exercise.name}: a mistake not run ({type(e).__name__}: {e})")
                 continue
-            argnames = marks[0].args[0]
-            argnames = [a.strip() for a in (argnames.split(",") if isinstance(argnames, str) else argnames)]
-            sources = _param_sources(source, test_name)
-            for i, values in enumerate(marks[0].args[1]):
-                values = getattr(values, "values", values)
-                values = (values,) if len(argnames) == 1 else values
-                kwargs = dict(zip(argnames, values))
-                record.clear()
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        test(**kwargs)
-                except BaseException:  # noqa: BLE001 - a failing test still recorded its checker's answer
-                    pass
-                parts = sources[i] if i < len(sources) else [(repr(v), False) for v in values]
-                if "merge" in argnames:
-                    what = ("split " + _describe(kwargs["split"], *parts[0]) + ", merge "
-                            + _describe(kwargs["merge"], *parts[1]))
-                else:
-                    what = _describe(values[0], *parts[0])
-                for checker, feedback in record:
-                    if not feedback:
-                        out.setdefault(checker, []).append((name, what, feedback.message))
+            if feedback:
+                problems.append(f"{exercise.name}: the checker accepts a listed mistake")
+                continue
+            first = next((line for line in mistake.code.splitlines() if line.strip().startswith("#")), "")
+            what = esc(first.strip().lstrip("#").strip()) if first else code(" ".join(mistake.code.split()))
+            out.setdefault(exercise.name, []).append((what, feedback.message))
     return out
 
 
@@ -265,35 +201,17 @@ def verdict(cell, mark):
 # -------------------------------------------------------------------------------------------------
 # Hand-written parts
 
-PREREQUISITES = {
-    "01_background": "School algebra (sums, the exponential function), the idea of an average, and NumPy arrays "
-                     "(indexing, broadcasting with `[:, None]`). No machine learning is assumed.",
-    "02_concepts": "Chapter 1 (softmax weights, attention pooling); vectors and dot products; matrix products and "
-                   "their shapes; Python dictionaries. One section uses `torch.nn.MultiheadAttention` and can be "
-                   "shown rather than run.",
-    "03_algorithm": "Chapter 2 (query, key, value; self- and cross-attention); NumPy matrix products and `axis=`; "
-                    "exponentials and logarithms; reading a log–log plot.",
-    "04_mathematics": "Chapter 3; expectation and variance of a sum of independent variables; partial "
-                      "derivatives, the chain rule and the idea of a Jacobian; boolean arrays.",
-    "05_practice": "Chapters 3 and 4 (the formula, masks); PyTorch tensors, `reshape`/`transpose`, "
-                   "`nn.Module` and `nn.Linear`; what layer normalisation and a residual connection are.",
-    "06_applications": "Chapters 2 to 5 (cross-attention with the roles right, masks, multi-head attention, the "
-                       "encoder block); training versus held-out data; a recurrent network (GRU) as a black box.",
-    "06b_transformer": "Chapter 5 (multi-head attention in PyTorch, the pre-norm encoder block, masks); chapter 2's "
-                       "encoder–decoder roles; training versus held-out data.",
-    "06c_language_model": "Chapter 6b (the decoder, teacher forcing, the causal mask); log-probabilities and a "
-                          "stable log-softmax (chapter 4); sampling from a probability distribution.",
-    "07_tools": "Chapter 4's masks and chapter 5's `nn.MultiheadAttention`; chapter 6's Vision Transformer; "
-                "PyTorch modules (hooks are introduced here).",
-    "08_efficiency": "Chapter 3's cost section and chapter 4's softmax properties (shift invariance, a stable "
-                     "softmax); chapter 6's sentiment model and Vision Transformer, and attention rollout; "
-                     "big-O notation.",
-    "08b_gpu_kernel": "Chapter 8 (the online softmax and tiled attention). Knowing what a GPU thread block and "
-                      "its on-chip memory are helps; Triton is used through its CPU interpreter, so no GPU is needed "
-                      "(Triton has wheels for Linux only: on other systems its cells say so and are skipped).",
-    "09_faq": "The whole course: it reviews chapters 2 (attention and recurrence), 4 (the $\\sqrt{d_k}$), "
-              "6 (the models) and 8 (cost); it works best as the last session's review.",
-}
+PROSE = ROOT / "scripts" / "instructor_guide"   # the guide's hand-written prose, as markdown
+
+
+def sections(name):
+    """{heading: text} of the `## heading` sections of scripts/instructor_guide/<name>.md."""
+    text = re.sub(r"<!--.*?-->", "", (PROSE / f"{name}.md").read_text(encoding="utf-8"), flags=re.S)
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return {head.strip(): " ".join(body.split()) for head, body in zip(parts[1::2], parts[2::2])}
+
+
+PREREQUISITES = sections("prerequisites")
 
 
 def sessions():
@@ -647,6 +565,10 @@ def answer_key(c, ex):
     checker = ex["checker"]
     fn = getattr(E, checker, None) if checker else None
     module = fn.__module__.replace("attn_course.exercises.", "") if fn else "?"
+    exercise = next((e for e in E.EXERCISES if e.name == checker), None)
+    if exercise is not None:
+        lines += [f"Level: *{exercise.level}*; {exercise.points} point{'s' * (exercise.points != 1)} in the "
+                  "grading export (`make grading`).", ""]
     lines += [f"Checker: `{checker}` (`attn_course/exercises/{module}.py`). Its contract:", ""]
     doc = inspect.cleandoc(fn.__doc__ or "") if fn else ""
     lines += ["```text", doc, "```", ""]
@@ -665,17 +587,16 @@ def answer_key(c, ex):
                 lines += ["```text", out, "```", ""]
     rows, seen = WRONG.get(checker, []), set()
     table = []
-    for test_file, what, message in rows:
+    for what, message in rows:
         if message in seen or message == first_msg:
             continue
         seen.add(message)
         table.append(f"| {what} | {esc(message)} |")
     if table:
-        test_file = rows[0][0]
         lines += [f":::{{dropdown}} {len(table)} more typical wrong answers and the checker's messages", "",
-                  f"Each row is a wrong answer from `tests/{test_file}.py`, run through `{checker}`; the "
-                  f"message is the checker's own.", "",
-                  "| wrong answer (as the test writes it) | the checker says ✘ |", "| --- | --- |", *table, "", ":::", ""]
+                  f"Each row is a typical mistake listed with the exercise (`mistakes` in the registry, "
+                  f"`attn_course.exercises.EXERCISES`), run through `{checker}`; the message is the checker's own.", "",
+                  "| wrong answer | the checker says ✘ |", "| --- | --- |", *table, "", ":::", ""]
     ok = verdict(ex["after"], "✔")
     if not ok:
         problems.append(f"{ex['heading']}: no stored ✔ message after the solution (is the chapter executed?)")

@@ -66,9 +66,7 @@ def test_an_answer_fitted_to_the_checkers_cases_fails_the_hidden_test():
 
 @pytest.mark.parametrize("exercise, mistake", MISTAKES, ids=[f"{e.name}-{i}" for i, (e, _) in enumerate(MISTAKES)])
 def test_every_typical_mistake_loses_the_points(exercise, mistake):
-    namespace = {"np": np}
-    exec(mistake.code, namespace)
-    answers = tuple(namespace[name] for name in exercise.solution)
+    answers = grading.mistake_answers(exercise, mistake)
     with pytest.raises(AssertionError):
         grading.grade(exercise.name, *answers)
         grading.hidden(exercise.name, *answers)

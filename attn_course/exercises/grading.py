@@ -45,6 +45,19 @@ def grade(name, *answers):
     return feedback
 
 
+def mistake_answers(exercise, mistake):
+    """The answers a registry Mistake defines: its code run as a chapter cell (NumPy as `np`, and PyTorch as
+    `torch` where it is installed), then the exercise's solution names read back."""
+    namespace = {"np": np}
+    try:
+        import torch
+        namespace["torch"] = torch
+    except ImportError:
+        pass
+    exec(mistake.code, namespace)
+    return tuple(namespace[name] for name in exercise.solution)
+
+
 def hidden(name, *answers):
     """Compare each callable answer with the reference on fresh inputs; AssertionError on the first
     disagreement. Returns how many cases were compared."""
