@@ -94,6 +94,7 @@ class Chapter:
         self.title = first_md.source.split("\n", 1)[0].lstrip("# ").strip()
         self.number = self.title.split(".", 1)[0]
         self.short = self.title.split(".", 1)[1].strip() if "." in self.title else self.title
+        self.name = f"Chapter {self.number}" if self.number[:1].isdigit() else self.number  # "Capstone I"
         m = re.search(r":::\{admonition\} Learning objectives\n:class: tip\n(.*?)\n:::", first_md.source, re.S)
         self.objectives = m.group(1).strip() if m else ""
         if not m:
@@ -142,7 +143,7 @@ class Chapter:
         return found
 
     def link(self, text=None):
-        text = text or f"Chapter {self.number}"
+        text = text or self.name
         if self.stem in TOC:
             return f"{{doc}}`{text} <../notebooks/{self.stem}>`"
         return f"{text} (`notebooks/{self.stem}.ipynb`)"
@@ -682,7 +683,7 @@ def write():
          "website folds it, and the student edition (`make student`) removes it.", ""])
     for stem in PRESENT:
         c = CH[stem]
-        add([f"### Chapter {c.number}: {c.short}", ""])
+        add([f"### {c.name}: {c.short}", ""])
         if not c.exercises:
             add(["No exercises.", ""])
         for ex in c.exercises:

@@ -6,6 +6,8 @@ missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first
 as data (`Exercise`: the checker, its reference answer, the chapter and the name of the learner's answer).
 """
 from .attention import check_attention
+from .capstones import (check_capstone_gradients, check_capstone_layer, check_capstone_tile_count,
+                        check_capstone_tiled_causal)
 from .feedback import Feedback, hint
 from .concepts import check_cross_attention, check_path_lengths, check_soft_lookup
 from .applications import check_alignment_accuracy, check_attention_pooling, check_rollout
@@ -20,9 +22,11 @@ from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
 from .registry import LEVELS, Exercise, Mistake
-from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
-               transformer)
+from . import (applications, attention, background, capstones, concepts, efficiency, faq, gpu, mathematics, practice,
+               tools, transformer)
 
-# In the order of the chapters, and of the exercises within each.
-EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
-                                     tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
+# In the order of the chapters, and of the exercises within each; the capstones after chapters 4 and 8.
+EXERCISES = [exercise for part in (background.EXERCISES, concepts.EXERCISES, attention.EXERCISES, mathematics.EXERCISES,
+                                   capstones.FIRST, practice.EXERCISES, applications.EXERCISES, transformer.EXERCISES,
+                                   tools.EXERCISES, efficiency.EXERCISES, gpu.EXERCISES, capstones.SECOND,
+                                   faq.EXERCISES) for exercise in part]
