@@ -7,8 +7,8 @@
                                             inputs and must agree
 
 The hidden test replays the calls the checker makes, with new random values of the same shapes, dtypes
-and structure (rows of probabilities stay rows of probabilities, masks, integers and sizes stay as they
-were): an answer written for the checker's cases only (a table of its expected outputs, a branch for the
+and structure (rows of probabilities stay rows of probabilities; masks, integers and sizes stay as they
+were, except in calls made of integers only, fn(n, heads, batch, dtype), whose sizes grow): an answer written for the checker's cases only (a table of its expected outputs, a branch for the
 sizes it tries) passes `grade` and fails `hidden`. The inputs are recorded on the reference, never on the
 learner's code, and a case where the reference raises, or does not give the same result twice, is left
 out. `hidden_cases(name)` says how many cases an exercise gets; nbgrader's export (scripts/make_grading.py)
@@ -108,7 +108,8 @@ def _cases(e):
         if key in seen:
             continue
         seen.add(key)
-        args, kwargs = _fresh(args, rng), _fresh(kwargs, rng)
+        sizes_only = not _has_floats((args, kwargs))  # e.g. fn(n, heads, batch, dtype): new sizes instead
+        args, kwargs = _fresh(args, rng, sizes_only), _fresh(kwargs, rng, sizes_only)
         try:
             with np.errstate(all="ignore"):
                 first, second = references[i](*args, **kwargs), references[i](*args, **kwargs)
@@ -121,14 +122,28 @@ def _cases(e):
     return cases
 
 
-def _fresh(x, rng):
-    """`x` with new random floats: same shapes, dtypes, signs, zeros and row sums of probabilities."""
-    if isinstance(x, tuple):
-        return tuple(_fresh(v, rng) for v in x)
-    if isinstance(x, list):
-        return [_fresh(v, rng) for v in x]
+def _has_floats(x):
+    if isinstance(x, (tuple, list)):
+        return any(_has_floats(v) for v in x)
     if isinstance(x, dict):
-        return {k: _fresh(v, rng) for k, v in x.items()}
+        return any(_has_floats(v) for v in x.values())
+    if type(x).__module__ == "torch" and type(x).__name__ == "Tensor":
+        return x.is_floating_point()
+    return isinstance(x, (float, np.floating)) or isinstance(x, np.ndarray) and x.dtype.kind == "f"
+
+
+def _fresh(x, rng, sizes=False):
+    """`x` with new random floats: same shapes, dtypes, signs, zeros and row sums of probabilities. With
+    `sizes` (inputs that are all integers), each integer from 2 up grows by an even amount instead: the
+    same parity, and no size smaller than one the checker tried."""
+    if isinstance(x, tuple):
+        return tuple(_fresh(v, rng, sizes) for v in x)
+    if isinstance(x, list):
+        return [_fresh(v, rng, sizes) for v in x]
+    if isinstance(x, dict):
+        return {k: _fresh(v, rng, sizes) for k, v in x.items()}
+    if sizes and isinstance(x, (int, np.integer)) and not isinstance(x, bool) and x >= 2:
+        return type(x)(x + 2 * int(rng.integers(1, 4)))
     if type(x).__module__ == "torch" and type(x).__name__ == "Tensor" and x.is_floating_point():
         import torch
         return torch.from_numpy(_fresh(x.detach().cpu().double().numpy(), rng)).to(x.device, x.dtype) \
