@@ -106,6 +106,9 @@ def with_regions(source):
     walk(ast.parse(source).body)
     out, inside = [], None
     for i, line in enumerate(lines, 1):
+        if inside is not None and i in answer and line.strip() and not line.startswith(inside):  # back out a level
+            out.append(inside + "### END SOLUTION")
+            inside = None
         if i in answer and inside is None:
             inside = re.match(r"\s*", line).group(0) if line.strip() else _indent_of_next(lines, i)
             out.append(inside + "### BEGIN SOLUTION")

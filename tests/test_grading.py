@@ -157,3 +157,16 @@ def test_nbgrader_grades_a_right_and_a_wrong_submission(tmp_path):
         assert lost.auto_score == 0 and lost.max_score == points[WRONG]
     feedback = (course / "feedback" / "wrong" / CHAPTER / f"{CHAPTER}.html").read_text()
     assert "AssertionError" in feedback and WRONG in feedback
+
+
+def test_nbgraders_regions_leave_what_the_student_edition_leaves():
+    """The released stub of a function is the student edition's: signature, decorators and docstring kept,
+    the body (comments under it included) between nbgrader's markers."""
+    source = ('@staticmethod\ndef f(a,\n      b):\n    """Return a + b."""\n    c = a + b\n    return c\n'
+              '    # or: return b + a\n\nanswer = 42\n')
+    marked = student.with_regions(source)
+    assert marked.count("### BEGIN SOLUTION") == 2 and marked.count("### END SOLUTION") == 2
+    released = student.without_regions(marked)
+    assert released.startswith('@staticmethod\ndef f(a,\n      b):\n    """Return a + b."""\n    ' + student.TODO)
+    assert "a + b\n" not in released.replace('"""Return a + b."""', "") and "42" not in released and "b + a" not in released
+    compile(released, "released", "exec")
