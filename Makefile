@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site site-student test test-quick test-other-cpu lint text execute student dist setup chromium clean
+.PHONY: site site-student grading test test-quick test-other-cpu lint text execute student dist setup chromium clean
 
 site: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/jupyter-book build . -W --keep-going --all
@@ -55,6 +55,12 @@ execute: $(VENV)/.installed
 # The student edition: student/notebooks/, solutions removed and outputs cleared (see book/instructor_guide.md).
 student: $(VENV)/.installed
 	$(BIN)/python scripts/make_student_edition.py
+
+# The class-grading export: an nbgrader course in grading/ (one assignment per chapter: solutions marked,
+# autograded tests with points, hidden tests), made from the chapters and the exercise registry.
+# Then, in grading/: nbgrader generate_assignment, autograde, generate_feedback (book/class_deployment.md).
+grading: $(VENV)/.installed
+	$(BIN)/python scripts/make_grading.py
 
 # The student website, into _build/student/: launch buttons on the student edition (branch `student`),
 # no solutions, no instructor guide.

@@ -18,6 +18,8 @@ from urllib.parse import quote, urlencode, urlparse
 
 import yaml
 
+import toc
+
 ROOT = Path(__file__).resolve().parents[1]
 STUDENT_BRANCH = "student"
 
@@ -34,9 +36,7 @@ def settings(config_path=ROOT / "_config.yml", student=False, hub=None):
 
 def chapters():
     """The chapters in the order of the table of contents: notebooks/NN_name.ipynb paths."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [f"{entry['file']}.ipynb" for part in toc["parts"] for entry in part["chapters"]
-            if entry["file"].startswith("notebooks/")]
+    return [str(path.relative_to(ROOT)) for path in toc.chapters()]
 
 
 def nbgitpuller_link(s, path):

@@ -14,6 +14,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+import toc
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -29,7 +31,7 @@ def execute(path):
 
 
 def main(paths):
-    paths = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [Path(p).resolve() for p in paths] or toc.chapters()
     for path in paths:
         print(f"{path.relative_to(ROOT)}: executed in {execute(path):.1f} s", flush=True)
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
+import toc
+
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
 OUT = SITE / "slides"
@@ -61,7 +63,7 @@ def exporter():
 def main(paths):
     if not (SITE / "_static" / "reveal.js" / "dist" / "reveal.js").exists():
         sys.exit("build the website first (make site): the slides load their scripts from _build/html/_static/")
-    paths = [Path(p).resolve() for p in paths] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [Path(p).resolve() for p in paths] or toc.chapters()
     OUT.mkdir(exist_ok=True)
     slides = exporter()
     for path in paths:

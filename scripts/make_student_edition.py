@@ -18,6 +18,11 @@ Everything else stays, the exercises' checkers included: run on the stub, a chec
 wrong or ✔. Outputs, execution counts and saved widget state are cleared, so a student sees each
 result first when they compute it.
 
+Each transformation is an nbconvert preprocessor (`StubSolutionCells`, `ClearSolutionRegions`,
+`ClearWidgetState`, and nbconvert's own `ClearOutputPreprocessor`), run by nbconvert's NotebookExporter:
+the same classes plug into any nbconvert pipeline (`jupyter nbconvert --to notebook
+--NotebookExporter.preprocessors=...`), nbgrader's included.
+
 --site-config writes the configuration of the student site (a _config.yml and a _toc.yml): a site built
 with it (`make site-student`) has launch buttons (Colab, Binder, JupyterHub) that open the student
 edition, once it is published on that branch (book/class_deployment.md), leaves the solution cells out
@@ -31,6 +36,10 @@ from pathlib import Path
 
 import nbformat
 import yaml
+from nbconvert.exporters import NotebookExporter
+from nbconvert.preprocessors import ClearOutputPreprocessor, Preprocessor
+
+import toc
 
 ROOT = Path(__file__).resolve().parents[1]
 TODO = "raise NotImplementedError(\"exercise: write your solution here, then run the checker below\")"
@@ -69,24 +78,92 @@ def _first_line(node):
     return min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
 
 
+def with_regions(source):
+    """The solution cell with its answer between `### BEGIN SOLUTION` and `### END SOLUTION` (nbgrader's
+    markers): each function's body after its docstring, and every other statement, so that clearing the
+    regions leaves what stub() leaves of the functions: signatures, decorators, docstrings, `if` tests."""
+    lines = source.splitlines()
+    answer = set()   # line numbers (1-based) that are the answer
+
+    def walk(body):
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = node.body[0]
+                has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+                start = first.end_lineno + 1 if has_doc else first.lineno
+                end = node.end_lineno   # and the comments indented under the body, after its last line
+                while end < len(lines) and (not lines[end].strip() or lines[end].lstrip().startswith("#") and
+                                            len(_indent_of_next(lines, end + 1)) > node.col_offset):
+                    end += 1
+                if not (has_doc and len(node.body) == 1):  # a docstring only: nothing to hide
+                    answer.update(range(start, end + 1))
+            elif isinstance(node, ast.If) and any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) for n in node.body):
+                walk(node.body)
+                answer.update(range(node.body[-1].end_lineno + 1, node.end_lineno + 1))  # an `else:` goes
+            else:
+                answer.update(range(_first_line(node), node.end_lineno + 1))
+
+    walk(ast.parse(source).body)
+    out, inside = [], None
+    for i, line in enumerate(lines, 1):
+        if inside is not None and i in answer and line.strip() and not line.startswith(inside):  # back out a level
+            out.append(inside + "### END SOLUTION")
+            inside = None
+        if i in answer and inside is None:
+            inside = re.match(r"\s*", line).group(0) if line.strip() else _indent_of_next(lines, i)
+            out.append(inside + "### BEGIN SOLUTION")
+        elif i not in answer and inside is not None and line.strip():
+            out.append(inside + "### END SOLUTION")
+            inside = None
+        out.append(line)
+    if inside is not None:
+        out.append(inside + "### END SOLUTION")
+    return "\n".join(out)
+
+
+def _indent_of_next(lines, i):
+    return next((re.match(r"\s*", line).group(0) for line in lines[i - 1:] if line.strip()), "")
+
+
 def without_regions(source):
     return REGION.sub(lambda m: m.group(1) + TODO, source)
 
 
-def student_notebook(nb):
-    """A copy of `nb` with every solution replaced and every output cleared."""
-    nb = nbformat.from_dict(nb)
-    for cell in nb.cells:
+class StubSolutionCells(Preprocessor):
+    """A cell tagged `solution` becomes its stub (code) or "*Your answer here.*" (markdown), and loses the
+    tags that fold it on the website."""
+
+    def preprocess_cell(self, cell, resources, index):
         tags = cell.metadata.get("tags", [])
         if "solution" in tags:
             cell.source = stub(cell.source) if cell.cell_type == "code" else "*Your answer here.*"
             cell.metadata["tags"] = [t for t in tags if t not in ("solution", "hide-input")]
-        else:
-            cell.source = without_regions(cell.source)
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nb.metadata.pop("widgets", None)
-    return nb
+        return cell, resources
+
+
+class ClearSolutionRegions(Preprocessor):
+    """Every region between `### BEGIN SOLUTION` and `### END SOLUTION` becomes the TODO line."""
+
+    def preprocess_cell(self, cell, resources, index):
+        cell.source = without_regions(cell.source)
+        return cell, resources
+
+
+class ClearWidgetState(Preprocessor):
+    """The saved widget state goes with the outputs that showed it."""
+
+    def preprocess(self, nb, resources):
+        nb.metadata.pop("widgets", None)
+        return nb, resources
+
+
+PREPROCESSORS = [StubSolutionCells, ClearSolutionRegions, ClearOutputPreprocessor, ClearWidgetState]
+
+
+def student_notebook(nb):
+    """A copy of `nb` with every solution replaced and every output cleared."""
+    text, _ = NotebookExporter(preprocessors=PREPROCESSORS).from_notebook_node(nbformat.from_dict(nb))
+    return nbformat.reads(text, as_version=4)
 
 
 STUDENT_BRANCH = "student"
@@ -120,7 +197,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.site_config:
         return write_site_config(args.site_config)
-    chapters = args.chapters or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    chapters = args.chapters or toc.chapters()
     (args.out / "notebooks").mkdir(parents=True, exist_ok=True)
     for path in chapters:
         nb = nbformat.read(path, as_version=4)

@@ -13,7 +13,6 @@ before triton is first imported. Exercises that need torch or Triton are skipped
 """
 import ast
 import json
-import linecache
 import random
 import re
 import sys
@@ -135,14 +134,9 @@ MISTAKES = [(e, i, m) for e in EXERCISES for i, m in enumerate(e.mistakes)]
 
 
 def wrong_answer(exercise, mistake):
-    """The answer(s) a mistake's solution cell defines, run as the chapter would run it: with the names the
-    chapters import (np, torch, triton) defined, and under a file name that linecache knows, as IPython
-    gives a cell (triton.jit reads a kernel's source from it)."""
-    namespace = dict(CHAPTER_NAMES, np=np, torch=torch)
-    filename = f"<mistake of {exercise.name} {exercise.mistakes.index(mistake)}>"
-    linecache.cache[filename] = (len(mistake.code), None, mistake.code.splitlines(True), filename)
-    exec(compile(mistake.code, filename, "exec"), namespace)
-    return tuple(namespace[name] for name in exercise.solution)
+    """The answer(s) a mistake's solution cell defines, run as the chapter would run it."""
+    from attn_course.exercises.grading import mistake_answers
+    return mistake_answers(exercise, mistake)
 
 
 @pytest.mark.parametrize("exercise, index, mistake", MISTAKES, ids=[f"{e.name}-{i}" for e, i, _ in MISTAKES])

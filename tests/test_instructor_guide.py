@@ -75,3 +75,30 @@ def test_links_point_at_chapters_that_exist(guide):
     toc = set(toc_chapters())
     for name in re.findall(r"<\.\./notebooks/([^>]+)>`", guide):
         assert name in toc, f"{{doc}} link to {name}, which is not in _toc.yml; {REGENERATE}"
+
+
+def registry_mistakes():
+    from attn_course.exercises import EXERCISES
+    return [(e, m) for e in EXERCISES for m in e.mistakes]
+
+
+@pytest.mark.parametrize("exercise, mistake", registry_mistakes(),
+                         ids=[f"{e.name}-{i}" for i, (e, _) in enumerate(registry_mistakes())])
+def test_the_answer_keys_quote_the_registrys_typical_mistakes(guide, exercise, mistake):
+    """The wrong-answer tables come from the registry (Exercise.mistakes), each message the checker's own."""
+    from attn_course.exercises.grading import mistake_answers
+    feedback = exercise.checker(*mistake_answers(exercise, mistake))
+    plain = re.sub(r"\\([\\`*_\[\]<>|$#~])", r"\1", guide)
+    plain = " ".join(plain.split())  # a message's own double spaces (NumPy's) are kept in the page
+    assert " ".join(feedback.message.split()) in plain, \
+        f"{exercise.name}: the guide does not quote {feedback.message!r}; {REGENERATE}"
+
+
+def test_the_guide_follows_the_table_of_contents(guide):
+    """One list of chapters: the guide has a section for each chapter of _toc.yml, in its order."""
+    titles = []
+    for chapter in toc_chapters():
+        nb = nbformat.read(ROOT / "notebooks" / f"{chapter}.ipynb", as_version=4)
+        titles.append(next(c for c in nb.cells if c.cell_type == "markdown").source.split("\n", 1)[0].lstrip("# ").strip())
+    at = [guide.index(f"\n### {title}\n") for title in titles]
+    assert at == sorted(at), f"the chapters of the guide are not in the order of _toc.yml; {REGENERATE}"

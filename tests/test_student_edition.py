@@ -123,3 +123,20 @@ def test_stub_reaches_inside_an_if():
     assert "if HAVE_TRITON:\n    @triton.jit\n    def kernel(X, BLOCK: tl.constexpr):\n        raise NotImplementedError" in got
     assert "    def softmax(x):\n        raise NotImplementedError" in got and "secret" not in got and "tl.load" not in got
     ast.parse(got)
+
+
+def test_the_edition_has_the_chapters_of_the_table_of_contents(edition):
+    """One list of chapters (_toc.yml, read by scripts/toc.py): the edition holds exactly those."""
+    import toc
+    assert sorted(edition) == sorted(path.name for path in toc.chapters())
+
+
+def test_each_transformation_is_an_nbconvert_preprocessor():
+    from nbconvert.preprocessors import Preprocessor
+    assert all(issubclass(p, Preprocessor) for p in student.PREPROCESSORS)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("def f(x):\n    return 2 * x", metadata={"tags": ["solution"]})])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="2\n")]
+    nb.metadata["widgets"] = {"state": {}}
+    got = student.student_notebook(nb)
+    assert "2 * x" not in got.cells[0].source and got.cells[0].outputs == [] and "widgets" not in got.metadata
+    assert nb.cells[0].source == "def f(x):\n    return 2 * x"  # the chapter itself is left as it was

@@ -6,6 +6,8 @@ missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first
 as data (`Exercise`: the checker, its reference answer, the chapter and the name of the learner's answer).
 """
 from .attention import check_attention
+from .capstones import (check_capstone_gradients, check_capstone_layer, check_capstone_tile_count,
+                        check_capstone_tiled_causal)
 from .feedback import Feedback, hint
 from .concepts import check_cross_attention, check_path_lengths, check_soft_lookup
 from .applications import check_alignment_accuracy, check_attention_pooling, check_rollout
@@ -24,13 +26,6 @@ from .attention import check_causal_attention_in_blocks, check_equivalent_bandwi
 from .mathematics import check_masked_attention_backward, check_softmax_jacobian, check_unscaled_prediction
 from .practice import check_causal_padded_attention, check_mha_parameter_count, check_weights_shape_prediction
 from .concepts import check_lookup_slope, check_multi_head_cross_attention, check_scaled_temperature_prediction
-from .registry import LEVELS, Exercise, Mistake
-from . import (applications, attention, background, concepts, efficiency, faq, gpu, mathematics, practice, tools,
-               transformer)
-
-# In the order of the chapters, and of the exercises within each.
-EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, applications, transformer,
-                                     tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
 from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction
 from .gpu import check_arithmetic_intensity, check_long_softmax, check_tile_prediction
 from .transformer import check_changed_prediction, check_ideal_perplexity, check_kv_cache
@@ -38,3 +33,12 @@ from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_p
 from .tools import check_encode_padded, check_mha_params, check_weights_shape
 from .applications import check_class_maps, check_pooling_prediction, check_uniform_rollout
 from .faq import check_entropy_prediction, check_masked_lm_loss, check_window_scores
+from .registry import LEVELS, Exercise, Mistake
+from . import (applications, attention, background, capstones, concepts, efficiency, faq, gpu, mathematics, practice,
+               tools, transformer)
+
+# In the order of the chapters, and of the exercises within each; the capstones after chapters 4 and 8.
+EXERCISES = [exercise for part in (background.EXERCISES, concepts.EXERCISES, attention.EXERCISES, mathematics.EXERCISES,
+                                   capstones.FIRST, practice.EXERCISES, applications.EXERCISES, transformer.EXERCISES,
+                                   tools.EXERCISES, efficiency.EXERCISES, gpu.EXERCISES, capstones.SECOND,
+                                   faq.EXERCISES) for exercise in part]
