@@ -22,6 +22,7 @@ alone never imports torch:
 - nn               the same attention in PyTorch, as modules, on CPU or GPU
 - models           the tiny models of chapter 6 (seq2seq, sentiment, ViT, speech), trained in seconds
 - transformer      an encoder-decoder Transformer and a tiny causal language model (chapter 6b, 6c)
+- kv_cache         decoding with a KV cache, its FLOPs and memory, grouped-query attention (chapter 6e)
 - hooks            recording the attention weights of a PyTorch model with forward hooks
 - triton_attention a FlashAttention-style GPU kernel in Triton, testable on the CPU (chapter 8b)
 """
