@@ -15,11 +15,15 @@ with the layer norm before each sublayer (pre-norm, as attn_course.nn.EncoderBlo
                 greedy decoding (it reads its own)
 - GPT           a decoder-only language model: EncoderBlocks under a causal mask, no cross-attention;
                 generate() continues a prompt greedily or by sampling
+- masked        the same GPT class with no mask at all (bidirectional_mask) and one more token, [MASK]: a
+                masked language model in the manner of BERT (Devlin et al., NAACL 2019), trained to restore
+                the tokens mask_tokens hid, reading both sides
 Every forward also returns the attention weights of every layer and head, for the pictures.
 
-Two trained models ship in attn_course/weights/ (plain float32 arrays, .npz):
+Three trained models ship in attn_course/weights/ (plain float32 arrays, .npz):
     "reverse"   a Transformer that reverses strings of 8 digits (attn_course.sequences.reverse_split)
     "tales"     a GPT trained on generated parrot tales (attn_course.sequences.tale_split)
+    "masked"    a masked language model trained on the same tales
 train(name) retrains one from its seed, deterministically (attn_course.models.deterministic: one
 thread, float64); load(name) reads the shipped weights (models.load_weights, allow_pickle=False). Both
 return the model computing in float64, as attn_course.models explains.
@@ -39,7 +43,12 @@ from .nn import EncoderBlock, MultiHeadAttention, causal_mask
 from .positional import sinusoidal_encoding
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-FILES = {"reverse": "transformer_reverse.npz", "tales": "gpt_tales.npz"}
+FILES = {"reverse": "transformer_reverse.npz", "tales": "gpt_tales.npz", "masked": "masked_tales.npz"}
+MASK = len(sequences.TALE_VOCAB)
+"""The id of [MASK], the masked language model's extra token: one past the tales' words."""
+MASKED_RATE = 0.3
+"""The share of positions the masked model is trained to restore: twice BERT's 15%, for more training signal per
+step in a model trained in a minute."""
 
 Attention = namedtuple("Attention", "encoder decoder cross")
 """The weights of an encoder–decoder, one tensor per kind, each (batch, layers, heads, n_queries, n_keys):
@@ -218,8 +227,38 @@ class GPT(nn.Module):
         return ids
 
 
+def bidirectional_mask(n):
+    """(n, n) bool, all True: every position may read every other, before and after it (an encoder's mask)."""
+    return torch.ones(n, n, dtype=torch.bool)
+
+
+def mask_tokens(ids, rng, rate=0.15, vocab_size=len(sequences.TALE_VOCAB)):
+    """BERT's corruption (Devlin et al., sec. 3.1) with random draws from `rng` (a NumPy Generator): each position
+    is picked with probability `rate` to be predicted, and corrupt() hides it. ids: (B, T) int array.
+    Returns (inputs, targets), int64 arrays like ids (see corrupt)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a (batch, T) array of token ids, got shape {ids.shape}, dtype {ids.dtype}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ValueError(f"rate must be a number in (0, 1], got {rate!r}")
+    picked = rng.random(ids.shape) < rate                                      # (B, T): positions to predict
+    return corrupt(ids, picked, rng.random(ids.shape), rng.integers(0, vocab_size, ids.shape), vocab_size)
+
+
+def corrupt(ids, picked, fate, random_ids, mask_id):
+    """Hide the picked tokens as BERT does: of the picked positions, those with fate < 0.8 become [MASK] (mask_id),
+    those with 0.8 <= fate < 0.9 the random token random_ids, the rest stay as they are, so that the input never
+    tells the model which tokens it will be asked about. ids, picked (bool), fate (uniform in [0, 1)),
+    random_ids: arrays of one shape. Returns (inputs, targets): targets hold the original id at the picked
+    positions and -100 (which cross_entropy ignores) elsewhere."""
+    inputs = np.where(picked & (fate < 0.8), mask_id, ids)
+    inputs = np.where(picked & (fate >= 0.8) & (fate < 0.9), random_ids, inputs)
+    targets = np.where(picked, ids, -100)                                      # only the picked count in the loss
+    return inputs.astype(np.int64), targets.astype(np.int64)
+
+
 # ---------------------------------------------------------------------------------------------------
-# Training: the two recipes, deterministic
+# Training: the three recipes, deterministic
 
 Recipe = namedtuple("Recipe", "model data steps batch lr seed")
 RECIPES = {
@@ -230,6 +269,9 @@ RECIPES = {
     # minute of CPU time.
     "tales": Recipe(lambda **kw: GPT(len(sequences.TALE_VOCAB), **kw), lambda: sequences.tale_split(seed=0),
                     800, 32, 5e-3, 1),
+    # The same model with no mask and one more token, [MASK], trained on the same tales to restore hidden tokens.
+    "masked": Recipe(lambda **kw: GPT(len(sequences.TALE_VOCAB) + 1, mask=bidirectional_mask, **kw),
+                     lambda: sequences.tale_split(seed=0), 1600, 32, 5e-3, 0),
 }
 
 
@@ -247,18 +289,22 @@ def _batch(name, train_data, rng, batch, max_len, device):
         return (torch.from_numpy(train_data.source)[rows].to(device),
                 torch.from_numpy(train_data.target)[rows].to(device))
     starts = rng.integers(0, len(train_data) - max_len - 1, size=batch)
-    windows = torch.from_numpy(np.stack([train_data[s:s + max_len + 1] for s in starts])).to(device)
+    windows = np.stack([train_data[s:s + max_len + 1] for s in starts])
+    if name == "masked":                                                       # restore what was hidden
+        return tuple(torch.from_numpy(a).to(device) for a in mask_tokens(windows[:, :-1], rng, rate=MASKED_RATE))
+    windows = torch.from_numpy(windows).to(device)
     return windows[:, :-1], windows[:, 1:]
 
 
 def loss_of(name, model, x, y):
-    """Mean cross-entropy of the next token (teacher forcing for the encoder–decoder)."""
+    """Mean cross-entropy of the next token (teacher forcing for the encoder–decoder), or of the hidden tokens
+    (the masked model: targets -100 are ignored)."""
     logits = model(x, y)[0] if name == "reverse" else model(x)[0]
     return nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
 
 
 def train(name, seed=None, steps=None, device="cpu", verbose=False, **options):
-    """Train model `name` ("reverse" or "tales") from scratch; options go to the model (e.g. positional=False).
+    """Train model `name` ("reverse", "tales" or "masked") from scratch; options go to the model (e.g. positional=False).
 
     seed and steps default to the recipe's (RECIPES[name]), which made the shipped weights.
     Deterministic as attn_course.models.train: torch.manual_seed(seed) for the initial weights, a NumPy
@@ -365,6 +411,33 @@ def bigram_perplexity(train_ids, test_ids, vocab_size):
     np.add.at(counts, (train_ids[:-1], train_ids[1:]), 1)
     p = counts / counts.sum(axis=1, keepdims=True)                             # p[a, b] = P(next = b | a)
     return float(np.exp(-np.log(p[test_ids[:-1], test_ids[1:]]).mean()))
+
+
+@torch.no_grad()
+def restored(model, ids, masked, n_windows=200, n=32):
+    """Hide each token of held-out text in turn and ask the model for it: (n_windows, n - 2) bool, True where its
+    most likely token is the hidden one. The stream `ids` (1-D) is cut into n_windows windows of n tokens; in each,
+    positions 1 .. n-2 are asked about (the same ones for both kinds of model). masked=True: a masked model reads
+    the window with that one token replaced by [MASK], both sides of it; masked=False: a causal model predicts it
+    from the tokens before it, as it does when it writes."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or len(ids) < n_windows * n:
+        raise ValueError(f"ids must be a 1-D stream of at least n_windows * n = {n_windows * n} tokens, "
+                         f"got shape {ids.shape}")
+    device = next(model.parameters()).device
+    windows = torch.from_numpy(ids[:n_windows * n].reshape(n_windows, n)).to(device)   # (W, n)
+    asked = torch.arange(1, n - 1, device=device)                                      # (n - 2,) positions
+    if masked:
+        guess = []
+        for chunk in windows.split(16):                                                 # (w, n): a few at a time
+            hidden = chunk[:, None, :].repeat(1, n - 2, 1)                              # (w, n - 2, n): one copy per
+            hidden[:, asked - 1, asked] = MASK                                          # position, that one hidden
+            logits = model(hidden.flatten(0, 1))[0].unflatten(0, (len(chunk), n - 2))   # (w, n - 2, n, V)
+            guess.append(logits[:, asked - 1, asked].argmax(-1))                        # (w, n - 2)
+        guess = torch.cat(guess)
+    else:
+        guess = model(windows)[0][:, asked - 1].argmax(-1)                              # position p - 1 predicts p
+    return (guess == windows[:, asked]).cpu().numpy()
 
 
 Probe = namedtuple("Probe", "tokens weights scores loss_first loss_second")

@@ -33,13 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 import attn_course.exercises as E  # noqa: E402
 
-ORDER = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice", "06_applications",
-         "06b_transformer", "06c_language_model", "07_tools", "08_efficiency", "08b_gpu_kernel", "09_faq"]
+ORDER = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice", "05b_positions",
+         "06_applications", "06b_transformer", "06c_language_model", "06d_masked_lm", "06e_kv_cache", "07_tools",
+         "08_efficiency", "08b_gpu_kernel", "09_faq"]
 TOC = set(re.findall(r"^\s*- file: notebooks/(\S+)", (ROOT / "_toc.yml").read_text(), flags=re.M))
 PRESENT = [s for s in ORDER if (ROOT / "notebooks" / f"{s}.ipynb").exists()]
 PRESENT += sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if p.stem not in ORDER)
 EXPLORERS = ["SoftmaxExplorer", "WeightedSumExplorer", "ScalingExplorer", "MaskExplorer",
-             "KernelRegressionExplorer", "MultiHeadExplorer", "ExampleExplorer"]
+             "KernelRegressionExplorer", "MultiHeadExplorer", "ExampleExplorer", "RotaryExplorer"]
 TODO = "exercise: write your solution here, then run the checker below"
 problems = []
 

@@ -20,11 +20,13 @@ from .gpu import check_attention_flops, check_launch_grid, check_softmax_kernel
 from .transformer import (check_causal_mask, check_induction_scores, check_perplexity, check_positional_encoding,
                           check_reversal_alignment, check_transformer_masks)
 from .decoding import check_attention_flops_total, check_decode_step, check_doubling
+from .pretraining import check_corrupt, check_corruption_shares, check_who_can_restore
 from .positions import check_rope, check_same_rope_score, check_shift_matrix
 from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, concepts, decoding, efficiency, faq, gpu, mathematics, positions,
-               practice, tools, transformer)
+               practice, pretraining, tools, transformer)
 
 # In the order of the chapters, and of the exercises within each.
 EXERCISES = [exercise for module in (background, concepts, attention, mathematics, practice, positions, applications,
-                                     transformer, decoding, tools, efficiency, gpu, faq) for exercise in module.EXERCISES]
+                                     transformer, pretraining, decoding, tools, efficiency, gpu, faq)
+             for exercise in module.EXERCISES]
