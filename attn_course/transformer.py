@@ -270,8 +270,10 @@ RECIPES = {
     "tales": Recipe(lambda **kw: GPT(len(sequences.TALE_VOCAB), **kw), lambda: sequences.tale_split(seed=0),
                     800, 32, 5e-3, 1),
     # The same model with no mask and one more token, [MASK], trained on the same tales to restore hidden tokens.
+    # It learns only from the hidden 30%, so it takes more steps to copy: at 1600 steps it restored a hidden word
+    # the parrot repeats about a third of the time, at 3000 about two thirds (transformer.restored, by role).
     "masked": Recipe(lambda **kw: GPT(len(sequences.TALE_VOCAB) + 1, mask=bidirectional_mask, **kw),
-                     lambda: sequences.tale_split(seed=0), 1600, 32, 5e-3, 0),
+                     lambda: sequences.tale_split(seed=0), 3000, 32, 5e-3, 0),
 }
 
 

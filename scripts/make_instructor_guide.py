@@ -278,12 +278,18 @@ PREREQUISITES = {
                       "derivatives, the chain rule and the idea of a Jacobian; boolean arrays.",
     "05_practice": "Chapters 3 and 4 (the formula, masks); PyTorch tensors, `reshape`/`transpose`, "
                    "`nn.Module` and `nn.Linear`; what layer normalisation and a residual connection are.",
+    "05b_positions": "Chapter 3's attention and chapter 4's shapes; sines, cosines and the angle-addition formulas; "
+                     "a 2-D rotation matrix; chapter 6's Vision Transformer helps for the learned table.",
     "06_applications": "Chapters 2 to 5 (cross-attention with the roles right, masks, multi-head attention, the "
                        "encoder block); training versus held-out data; a recurrent network (GRU) as a black box.",
     "06b_transformer": "Chapter 5 (multi-head attention in PyTorch, the pre-norm encoder block, masks); chapter 2's "
                        "encoder–decoder roles; training versus held-out data.",
     "06c_language_model": "Chapter 6b (the decoder, teacher forcing, the causal mask); log-probabilities and a "
                           "stable log-softmax (chapter 4); sampling from a probability distribution.",
+    "06d_masked_lm": "Chapter 6c (the causal language model, its roles of the tales, induction heads); "
+                     "cross-entropy over a subset of positions.",
+    "06e_kv_cache": "Chapter 6c (the causal language model and greedy generation); chapter 7's causal mask for "
+                    "decoding with a cache helps; counting the FLOPs of a matrix product.",
     "07_tools": "Chapter 4's masks and chapter 5's `nn.MultiheadAttention`; chapter 6's Vision Transformer; "
                 "PyTorch modules (hooks are introduced here).",
     "08_efficiency": "Chapter 3's cost section and chapter 4's softmax properties (shift invariance, a stable "

@@ -289,6 +289,27 @@ def test_the_masked_model_reads_both_sides():
     assert model.head.out_features == len(sequences.TALE_VOCAB) + 1 == transformer.MASK + 1
 
 
+def _restored_by_role(model, masked):
+    test = sequences.tale_split(seed=0)[1]
+    right = transformer.restored(model, test, masked=masked, n_windows=100)
+    roles = sequences.tale_roles(test)[:100 * 32].reshape(100, 32)[:, 1:31]
+    return {role: right[roles == k].mean() for k, role in enumerate(sequences.ROLES)}
+
+
+def test_the_shipped_masked_model_restores_what_only_the_right_side_reveals():
+    masked, causal = (_restored_by_role(transformer.load(name), name == "masked") for name in ("masked", "tales"))
+    for role in ("said", "first echo"):                                      # chapter 6d's claims, with margins
+        assert masked[role] > causal[role] + 0.1, (role, masked[role], causal[role])
+    assert causal["said"] < 0.05                                             # a guess: nothing on the left says it
+
+
+@pytest.mark.slow
+def test_retrained_masked_model_restores_what_only_the_right_side_reveals():
+    masked, causal = _restored_by_role(transformer.train("masked"), True), _restored_by_role(transformer.load("tales"), False)
+    for role in ("said", "first echo"):
+        assert masked[role] > causal[role] + 0.1, (role, masked[role], causal[role])
+
+
 # ---------------------------------------------------------------------------------------------------
 # Shipped weights: small, pickle-free, what training produces, and as good as the chapters say
 
