@@ -1,8 +1,8 @@
-"""The Transformers of chapters 6b and 6c: data, shapes, masks, errors, and the shipped weights.
+"""The Transformers of chapters 6b, 6c and 6d: data, shapes, masks, errors, and the shipped weights.
 
-The two slow tests retrain each model from its seed (reverse: about 13 s, tales: about 30 s of CPU time on
-one core) and check that it does what the chapters say; another checks that the shipped weights give
-the figures the chapters print.
+The slow tests retrain each model from its seed (reverse: about 13 s, tales: about 30 s, masked: about 90 s
+of CPU time on one core) and check that it does what the chapters say; another checks that the shipped
+weights give the figures the chapters print.
 """
 import re
 import subprocess

@@ -10,7 +10,7 @@ SAME_SCORE_AS_2_5 here (computed from rotary_embedding).
 """
 import numpy as np
 
-from ..positional import rotary_embedding, sinusoidal_encoding, sinusoidal_shift
+from ..positional import rotary_embedding, sinusoidal_encoding
 from .feedback import Feedback, call, checker, not_written
 from .registry import Exercise, Mistake
 
