@@ -270,6 +270,8 @@ def test_mask_tokens_shares():
     (lambda: transformer.mask_tokens(np.zeros(5, dtype=int), np.random.default_rng(0)), "(batch, T) array"),
     (lambda: transformer.mask_tokens(np.zeros((1, 5)), np.random.default_rng(0)), "(batch, T) array"),
     (lambda: transformer.mask_tokens(np.zeros((1, 5), dtype=int), np.random.default_rng(0), rate=0), "rate must be"),
+    (lambda: transformer.restored(None, np.zeros(100, dtype=int), masked=True), "at least n_windows * n = 6400 tokens"),
+    (lambda: transformer.restored(None, np.zeros((2, 6400), dtype=int), masked=True), "a 1-D stream"),
 ])
 def test_mask_tokens_rejects_bad_input(call, says):
     with pytest.raises(ValueError, match=re.escape(says)):
