@@ -48,7 +48,7 @@ MASK = len(sequences.TALE_VOCAB)
 """The id of [MASK], the masked language model's extra token: one past the tales' words."""
 MASKED_RATE = 0.3
 """The share of positions the masked model is trained to restore: twice BERT's 15%, for more training signal per
-step in a model trained in a minute."""
+step in a model trained in a minute and a half of CPU time."""
 
 Attention = namedtuple("Attention", "encoder decoder cross")
 """The weights of an encoder–decoder, one tensor per kind, each (batch, layers, heads, n_queries, n_keys):
@@ -306,7 +306,8 @@ def loss_of(name, model, x, y):
 
 
 def train(name, seed=None, steps=None, device="cpu", verbose=False, **options):
-    """Train model `name` ("reverse", "tales" or "masked") from scratch; options go to the model (e.g. positional=False).
+    """Train model `name` ("reverse", "tales" or "masked") from scratch; options go to the model (e.g.
+    positional=False).
 
     seed and steps default to the recipe's (RECIPES[name]), which made the shipped weights.
     Deterministic as attn_course.models.train: torch.manual_seed(seed) for the initial weights, a NumPy
