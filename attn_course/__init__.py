@@ -27,6 +27,7 @@ alone never imports torch, and none of them imports ipywidgets:
 - transformer      an encoder-decoder Transformer and a tiny causal language model (chapters 6b, 6c)
 - training         one deterministic training loop for all of them, their recipes and shipped weights
 - evaluation       the trained models run on held-out data, returning NumPy arrays for readout and viz
+- kv_cache         decoding with a KV cache, its FLOPs and memory, grouped-query attention (chapter 6e)
 - hooks            recording the attention weights of a PyTorch model with forward hooks
 - triton_attention a FlashAttention-style GPU kernel in Triton, testable on the CPU (chapter 8b)
 

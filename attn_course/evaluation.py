@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import sequences
+from . import sequences, transformer
 from .readout import Probe, Result, induction_scores
 from .training import APPLICATIONS, check_name, tensors
 
@@ -126,3 +126,30 @@ def induction_probe(model, period=10, n_sequences=20, avoid=range(len(sequences.
     weights = weights.cpu().numpy()
     return Probe(tokens, weights, induction_scores(weights, period).mean(axis=0),
                  float(nll[:, :period - 1].mean()), float(nll[:, period:].mean()))
+
+
+@torch.no_grad()
+def restored(model, ids, masked, n_windows=200, n=32):
+    """Hide each token of held-out text in turn and ask the model for it: (n_windows, n - 2) bool, True where its
+    most likely token is the hidden one. The stream `ids` (1-D) is cut into n_windows windows of n tokens; in each,
+    positions 1 .. n-2 are asked about (the same ones for both kinds of model). masked=True: a masked model reads
+    the window with that one token replaced by [MASK], both sides of it; masked=False: a causal model predicts it
+    from the tokens before it, as it does when it writes."""
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or len(ids) < n_windows * n:
+        raise ValueError(f"ids must be a 1-D stream of at least n_windows * n = {n_windows * n} tokens, "
+                         f"got shape {ids.shape}")
+    device = next(model.parameters()).device
+    windows = torch.from_numpy(ids[:n_windows * n].reshape(n_windows, n)).to(device)   # (W, n)
+    asked = torch.arange(1, n - 1, device=device)                                      # (n - 2,) positions
+    if masked:
+        guess = []
+        for chunk in windows.split(16):                                                 # (w, n): a few at a time
+            hidden = chunk[:, None, :].repeat(1, n - 2, 1)                              # (w, n - 2, n): one copy per
+            hidden[:, asked - 1, asked] = transformer.MASK                                          # position, that one hidden
+            logits = model(hidden.flatten(0, 1))[0].unflatten(0, (len(chunk), n - 2))   # (w, n - 2, n, V)
+            guess.append(logits[:, asked - 1, asked].argmax(-1))                        # (w, n - 2)
+        guess = torch.cat(guess)
+    else:
+        guess = model(windows)[0][:, asked - 1].argmax(-1)                              # position p - 1 predicts p
+    return (guess == windows[:, asked]).cpu().numpy()

@@ -8,7 +8,12 @@ Sinusoidal (Vaswani et al., "Attention Is All You Need", NIPS 2017, sec. 3.5): *
     PE(pos, 2i)   = sin(pos / 10000^(2i / d_model))
     PE(pos, 2i+1) = cos(pos / 10000^(2i / d_model))
 
-one sine/cosine pair per frequency, from one turn every 2π positions to one every 10000·2π.
+one sine/cosine pair per frequency, from one turn every 2π positions to one every 10000·2π. Their
+reason (sec. 3.5): for any offset δ, PE(pos + δ) is a fixed linear map of PE(pos), the same for every
+pos: one 2-D rotation by the angle δ ω_i per pair (sinusoidal_shift builds it).
+
+Learned (GPT-2, BERT, ViT): a table with one trained row per position,
+added like the sinusoids. It knows nothing beyond its last row (attn_course.models.TinyViT has one).
 
 Rotary (Su et al., "RoFormer: Enhanced Transformer with Rotary Position Embedding", arXiv 2021 /
 Neurocomputing 2024): *rotate* each pair of coordinates (x_2i, x_2i+1) of a query or key at position
@@ -37,6 +42,31 @@ def sinusoidal_encoding(n_positions, d_model):
     pe[:, 0::2] = np.sin(angles)
     pe[:, 1::2] = np.cos(angles[:, : d_model // 2])  # odd d_model: the last sine has no cosine partner
     return pe
+
+
+def sinusoidal_shift(delta, d_model):
+    """(d_model, d_model) float64 M with PE(pos + delta) = M @ PE(pos) for every pos (sinusoidal_encoding rows).
+
+    Block diagonal: for pair i, with angle a = delta * ω_i, ω_i = 10000^(-2i/d_model), the angle-addition
+    formulas sin(x + a) = sin x cos a + cos x sin a and cos(x + a) = cos x cos a - sin x sin a give
+
+        [sin]      [ cos a   sin a] [sin]
+        [cos]  <-  [-sin a   cos a] [cos]       a rotation, which depends on delta, not on pos.
+
+    d_model must be even: with an odd d_model the last sine has no cosine to rotate with.
+    """
+    d_model = positive_int(d_model, "d_model")
+    if d_model % 2:
+        raise ValueError(f"d_model must be even (each sine is rotated with its cosine), got {d_model}")
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)) or not np.isfinite(delta):
+        raise TypeError(f"delta must be a finite number (an offset in positions), got {delta!r}")
+    a = delta * 10000.0 ** (-np.arange(0, d_model, 2) / d_model)   # (d_model/2,) one angle per pair
+    m = np.zeros((d_model, d_model))
+    m[0::2, 0::2] = np.diag(np.cos(a))
+    m[0::2, 1::2] = np.diag(np.sin(a))
+    m[1::2, 0::2] = np.diag(-np.sin(a))
+    m[1::2, 1::2] = np.diag(np.cos(a))
+    return m
 
 
 def rotary_embedding(x, positions=None, base=10000):

@@ -15,24 +15,36 @@ with the layer norm before each sublayer (pre-norm, as attn_course.nn.EncoderBlo
                 greedy decoding (it reads its own)
 - GPT           a decoder-only language model: EncoderBlocks under a causal mask, no cross-attention;
                 generate() continues a prompt greedily or by sampling
+- masked        the same GPT class with no mask at all (bidirectional_mask) and one more token, [MASK]: a
+                masked language model in the manner of BERT (Devlin et al., NAACL 2019), trained to restore
+                the tokens mask_tokens hid, reading both sides
 Every forward also returns the attention weights of every layer and head, for the pictures.
 
 Masks, as everywhere in the package: boolean, True = may attend; `causal` adds the causal mask.
 
-Two trained models ship in attn_course/weights/: "reverse", a Transformer that reverses strings of 8
-digits, and "tales", a GPT trained on generated parrot tales. attn_course.training trains and loads
+Three trained models ship in attn_course/weights/: "reverse", a Transformer that reverses strings of 8
+digits, "tales", a GPT trained on generated parrot tales, and "masked", a masked language model trained
+on the same tales. attn_course.training trains and loads
 them (`training.load("tales")`), attn_course.evaluation measures them, attn_course.readout reads their
 attention, attn_course.viz draws it.
 """
 import math
 from collections import namedtuple
 
+import numpy as np
 import torch
 from torch import nn
 
+from . import sequences
 from ._checks import positive_int, token_ids
 from .nn import EncoderBlock, MultiHeadAttention, causal_mask
 from .positional import sinusoidal_encoding
+
+MASK = len(sequences.TALE_VOCAB)
+"""The id of [MASK], the masked language model's extra token: one past the tales' words."""
+MASKED_RATE = 0.3
+"""The share of positions the masked model is trained to restore: twice BERT's 15%, for more training signal per
+step in a model trained in a minute and a half of CPU time."""
 
 Attention = namedtuple("Attention", "encoder decoder cross")
 """The weights of an encoder–decoder, one tensor per kind, each (batch, layers, heads, n_queries, n_keys):
@@ -210,3 +222,33 @@ class GPT(nn.Module):
                 nxt = torch.multinomial(probs, 1, generator=generator).to(ids.device)
             ids = torch.cat([ids, nxt], dim=1)
         return ids
+
+
+def bidirectional_mask(n):
+    """(n, n) bool, all True: every position may read every other, before and after it (an encoder's mask)."""
+    return torch.ones(n, n, dtype=torch.bool)
+
+
+def mask_tokens(ids, rng, rate=0.15, vocab_size=len(sequences.TALE_VOCAB)):
+    """BERT's corruption (Devlin et al., sec. 3.1) with random draws from `rng` (a NumPy Generator): each position
+    is picked with probability `rate` to be predicted, and corrupt() hides it. ids: (B, T) int array.
+    Returns (inputs, targets), int64 arrays like ids (see corrupt)."""
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu":
+        raise ValueError(f"ids must be a (batch, T) array of token ids, got shape {ids.shape}, dtype {ids.dtype}")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1:
+        raise ValueError(f"rate must be a number in (0, 1], got {rate!r}")
+    picked = rng.random(ids.shape) < rate                                      # (B, T): positions to predict
+    return corrupt(ids, picked, rng.random(ids.shape), rng.integers(0, vocab_size, ids.shape), vocab_size)
+
+
+def corrupt(ids, picked, fate, random_ids, mask_id):
+    """Hide the picked tokens as BERT does: of the picked positions, those with fate < 0.8 become [MASK] (mask_id),
+    those with 0.8 <= fate < 0.9 the random token random_ids, the rest stay as they are, so that the input never
+    tells the model which tokens it will be asked about. ids, picked (bool), fate (uniform in [0, 1)),
+    random_ids: arrays of one shape. Returns (inputs, targets): targets hold the original id at the picked
+    positions and -100 (which cross_entropy ignores) elsewhere."""
+    inputs = np.where(picked & (fate < 0.8), mask_id, ids)
+    inputs = np.where(picked & (fate >= 0.8) & (fate < 0.9), random_ids, inputs)
+    targets = np.where(picked, ids, -100)                                      # only the picked count in the loss
+    return inputs.astype(np.int64), targets.astype(np.int64)

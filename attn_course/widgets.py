@@ -28,6 +28,7 @@ from . import viz
 from ._checks import as_float_array, positive, positive_int
 from .attention import scaled_dot_product_attention
 from .readout import Result
+from .positional import rotary_embedding
 from .softmax import softmax
 
 DPI = 80  # small PNGs: fast to encode on every event, small in the stored notebook
@@ -507,3 +508,81 @@ class ExampleExplorer(Explorer):
 
     def __repr__(self):
         return f"ExampleExplorer({self.result.name}, example={self.controls['example'].value})"
+
+
+class RotaryExplorer(Explorer):
+    """Rotary position embeddings (RoPE): move the query's position m and the key's position n.
+
+    q, k: (d,) with d even. RoPE turns each pair of coordinates (2i, 2i+1) of q by m θ_i and of k by n θ_i,
+    θ_i = base^(-2i/d) (attn_course.rotary_embedding). Left: one pair, q and k as given (faint) and
+    turned (solid). Right: the score R_m q · R_n k against the offset n - m, and a dot at the sliders'
+    (m, n), computed from the two rotated vectors: move m and n together and the dot stays put.
+    """
+
+    def __init__(self, q, k, m=0, n=3, pair=0, base=10000, max_position=32):
+        self.q, self.k = as_float_array(q, "q"), as_float_array(k, "k")
+        if self.q.ndim != 1 or self.q.shape != self.k.shape or self.q.size % 2:
+            raise ValueError(f"q and k must be 1-D with the same even length d (coordinates turn in pairs), "
+                             f"got shapes {self.q.shape} and {self.k.shape}")
+        self.base = positive(base, "base")
+        self.max_position = positive_int(max_position, "max_position")
+        n_pairs = self.q.size // 2
+        for name, value, hi in (("m", m, self.max_position), ("n", n, self.max_position), ("pair", pair, n_pairs - 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= hi:
+                raise ValueError(f"{name} must be an int between 0 and {hi}, got {value!r}")
+        controls = {"m": widgets.IntSlider(value=m, min=0, max=self.max_position, description="query at m"),
+                    "n": widgets.IntSlider(value=n, min=0, max=self.max_position, description="key at n"),
+                    "pair": widgets.IntSlider(value=pair, min=0, max=n_pairs - 1, description="pair i")}
+        super().__init__(controls, figsize=(7.2, 3.0))
+
+    def _rotated(self, x, position):
+        return rotary_embedding(x[None, :], [position], base=self.base)[0]           # (d,)
+
+    def score(self, m, n):
+        """R_m q · R_n k: the score of the query at position m against the key at position n."""
+        return float(self._rotated(self.q, m) @ self._rotated(self.k, n))
+
+    def _draw(self):
+        ax_p, ax_s = self.figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.5]})
+        arrows = dict(angles="xy", scale_units="xy", scale=1)
+        lim = 1.15  # each pair is drawn scaled so that the longer of its q and k has length 1
+        self.q_before = ax_p.quiver([0], [0], [0], [0], color=viz.ACCENT, alpha=0.25, width=0.02, **arrows)
+        self.k_before = ax_p.quiver([0], [0], [0], [0], color=viz.INPUT, alpha=0.25, width=0.02, **arrows)
+        self.q_arrow = ax_p.quiver([0], [0], [0], [0], color=viz.ACCENT, width=0.025, label="q turned by mθ_i", **arrows)
+        self.k_arrow = ax_p.quiver([0], [0], [0], [0], color=viz.INPUT, width=0.025, label="k turned by nθ_i", **arrows)
+        ax_p.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", xlabel="coordinate 2i", ylabel="coordinate 2i+1")
+        ax_p.legend(loc="lower left", fontsize=7)
+        self.pair_title = ax_p.set_title("pair i = 0, θ_i = 1.000")
+
+        offsets = np.arange(-self.max_position, self.max_position + 1)
+        curve = [self.score(0, int(delta)) if delta >= 0 else self.score(int(-delta), 0) for delta in offsets]
+        ax_s.plot(offsets, curve, color="0.35", linewidth=1.2)
+        ax_s.axhline(0, color="0.8", linewidth=0.8)
+        self.dot, = ax_s.plot([0], [0], "o", color=viz.ACCENT, markersize=8)
+        ax_s.set(xlabel="offset n − m", ylabel="score  R_m q · R_n k")
+        self.title = ax_s.set_title("m = 00, n = 00: offset +00, score +0.00")
+        self._animate(self.q_before, self.k_before, self.q_arrow, self.k_arrow, self.pair_title, self.dot, self.title)
+
+    def _update(self):
+        m, n, i = (self.controls[name].value for name in ("m", "n", "pair"))
+        pair = slice(2 * i, 2 * i + 2)
+        unit = max(np.hypot(*self.q[pair]), np.hypot(*self.k[pair]), 1e-12)  # the pair's scale on the picture
+        self.q_before.set_UVC(*self.q[pair, None] / unit)
+        self.k_before.set_UVC(*self.k[pair, None] / unit)
+        self.q_arrow.set_UVC(*self._rotated(self.q, m)[pair, None] / unit)
+        self.k_arrow.set_UVC(*self._rotated(self.k, n)[pair, None] / unit)
+        self.pair_title.set_text(f"pair i = {i}, θ_i = {self.base ** (-2 * i / self.q.size):.3f} (scaled)")
+        score = self.score(m, n)
+        self.dot.set_data([n - m], [score])
+        self.title.set_text(f"m = {m}, n = {n}: offset {n - m:+d}, score {score:+.2f}")
+
+    def drawn(self):
+        """{"q": (2,), "k": (2,) the turned arrows' tips (the pair scaled so that the longer has length 1),
+        "offset": the dot's x, "score": its y}."""
+        x, y = self.dot.get_data()
+        return {"q": viz.arrow_tips(self.q_arrow)[0], "k": viz.arrow_tips(self.k_arrow)[0],
+                "offset": float(x[0]), "score": float(y[0])}
+
+    def __repr__(self):
+        c = self.controls
+        return f"RotaryExplorer(d={self.q.size}, m={c['m'].value}, n={c['n'].value}, pair={c['pair'].value})"

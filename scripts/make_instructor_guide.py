@@ -40,7 +40,7 @@ import toc  # noqa: E402
 PRESENT = [path.stem for path in toc.chapters()]   # the chapters, in the order of _toc.yml
 TOC = set(PRESENT)
 EXPLORERS = ["SoftmaxExplorer", "WeightedSumExplorer", "ScalingExplorer", "MaskExplorer",
-             "KernelRegressionExplorer", "MultiHeadExplorer", "ExampleExplorer"]
+             "KernelRegressionExplorer", "MultiHeadExplorer", "ExampleExplorer", "RotaryExplorer"]
 TODO = "exercise: write your solution here, then run the checker below"
 problems = []
 

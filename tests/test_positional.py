@@ -97,3 +97,39 @@ def test_rotary_positions_per_batch_element():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+# --- sinusoidal_shift: PE(pos + delta) = M(delta) @ PE(pos) -------------------------------------------
+
+@pytest.mark.parametrize("delta", [0, 1, 5, -3, 2.5, 700])
+def test_sinusoidal_shift_moves_every_position_by_delta(delta):
+    from attn_course.positional import sinusoidal_shift
+    pe = sinusoidal_encoding(1000, 16)
+    m = sinusoidal_shift(delta, 16)
+    start = max(0, -int(np.floor(delta)))
+    for pos in range(start, 200):
+        angles = (pos + delta) * 10000.0 ** (-np.arange(0, 16, 2) / 16)
+        expected = np.stack([np.sin(angles), np.cos(angles)], axis=-1).ravel()
+        np.testing.assert_allclose(m @ pe[pos], expected, atol=1e-12)
+
+
+def test_sinusoidal_shift_is_a_rotation_and_composes():
+    from attn_course.positional import sinusoidal_shift
+    m3, m4, m7 = (sinusoidal_shift(k, 8) for k in (3, 4, 7))
+    np.testing.assert_allclose(m3 @ m3.T, np.eye(8), atol=1e-14)       # orthogonal
+    np.testing.assert_allclose(m3 @ m4, m7, atol=1e-14)                # shifting by 3 then 4 is shifting by 7
+    np.testing.assert_allclose(sinusoidal_shift(-3, 8), m3.T, atol=1e-14)
+    np.testing.assert_array_equal(sinusoidal_shift(0, 8), np.eye(8))
+
+
+@pytest.mark.parametrize("args, error, match", [
+    ((1, 7), ValueError, "d_model must be even"),
+    ((1, 0), ValueError, "d_model"),
+    (("1", 8), TypeError, "delta must be a finite number"),
+    ((np.inf, 8), TypeError, "delta must be a finite number"),
+    ((True, 8), TypeError, "delta must be a finite number"),
+])
+def test_sinusoidal_shift_rejects_bad_input(args, error, match):
+    from attn_course.positional import sinusoidal_shift
+    with pytest.raises(error, match=match):
+        sinusoidal_shift(*args)

@@ -1,9 +1,10 @@
-"""The Transformers of chapters 6b and 6c: data, shapes, masks, errors, and the shipped weights.
+"""The Transformers of chapters 6b, 6c and 6d: data, shapes, masks, errors, and the shipped weights.
 
-The two slow tests retrain each model from its seed (reverse: about 13 s, tales: about 30 s of CPU time on
-one core) and check that it does what the chapters say; another checks that the shipped weights give
-the figures the chapters print.
+The slow tests retrain each model from its seed (reverse: about 13 s, tales: about 30 s, masked: about 90 s
+of CPU time on one core) and check that it does what the chapters say; another checks that the shipped
+weights give the figures the chapters print.
 """
+import re
 import subprocess
 import sys
 
@@ -189,7 +190,7 @@ def test_greedy_decoding_matches_teacher_forcing_on_its_own_output(small):
     (lambda s, g: g(torch.zeros(5, dtype=torch.long)), ValueError, "must have shape (batch, n)"),
     (lambda s, g: g.generate(torch.zeros(1, 2, dtype=torch.long), 0), ValueError, "n_new must be a positive int"),
     (lambda s, g: g.generate(torch.zeros(1, 2, dtype=torch.long), 3, temperature=-1), ValueError, "temperature must be"),
-    (lambda s, g: training.train("sorting"), ValueError, "name must be one of ['reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
+    (lambda s, g: training.train("sorting"), ValueError, "name must be one of ['masked', 'reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
     (lambda s, g: training.train("reverse", steps=0), ValueError, "steps must be a positive integer"),
     (lambda s, g: training.train("reverse", seed=-1), ValueError, "seed must be a non-negative integer"),
     (lambda s, g: evaluation.perplexity(g, [3]), ValueError, "at least 2 token ids"),
@@ -237,6 +238,78 @@ def test_save_and_load_round_trip(tmp_path, small):
     copy = transformer.Transformer(7, 5, d_model=16, n_heads=2, n_layers=2, d_ff=16, max_len=10)
     training.load_weights(copy, tmp_path / "t.npz")
     assert all(torch.equal(a, b) for a, b in zip(seq2seq.state_dict().values(), copy.state_dict().values()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# The masked language model: BERT's corruption, and a model that reads both sides
+
+def test_corrupt_hides_the_picked_tokens_as_bert_does():
+    ids = np.arange(10)[None].repeat(2, 0)                                    # (2, 10)
+    picked = np.zeros((2, 10), dtype=bool)
+    picked[:, [1, 4, 7]] = True
+    fate = np.full((2, 10), 0.5)
+    fate[:, 4], fate[:, 7] = 0.85, 0.95                                      # 1: [MASK], 4: random, 7: kept
+    inputs, targets = transformer.corrupt(ids, picked, fate, np.full((2, 10), 42), mask_id=99)
+    assert inputs[0].tolist() == [0, 99, 2, 3, 42, 5, 6, 7, 8, 9]
+    assert targets[0].tolist() == [-100, 1, -100, -100, 4, -100, -100, 7, -100, -100]
+    assert inputs.dtype == targets.dtype == np.int64
+
+
+def test_mask_tokens_shares():
+    ids = np.random.default_rng(0).integers(0, 73, (200, 500))
+    inputs, targets = transformer.mask_tokens(ids, np.random.default_rng(1))
+    picked = targets != -100
+    assert abs(picked.mean() - 0.15) < 0.005                                 # 100000 positions: a wide margin
+    assert abs((inputs == transformer.MASK).mean() - 0.12) < 0.005
+    assert np.array_equal(targets[picked], ids[picked]) and np.array_equal(inputs[~picked], ids[~picked])
+    a = transformer.mask_tokens(ids[:2], np.random.default_rng(5))
+    assert all(np.array_equal(x, y) for x, y in zip(a, transformer.mask_tokens(ids[:2], np.random.default_rng(5))))
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: transformer.mask_tokens(np.zeros(5, dtype=int), np.random.default_rng(0)), "(batch, T) array"),
+    (lambda: transformer.mask_tokens(np.zeros((1, 5)), np.random.default_rng(0)), "(batch, T) array"),
+    (lambda: transformer.mask_tokens(np.zeros((1, 5), dtype=int), np.random.default_rng(0), rate=0), "rate must be"),
+    (lambda: evaluation.restored(None, np.zeros(100, dtype=int), masked=True), "at least n_windows * n = 6400 tokens"),
+    (lambda: evaluation.restored(None, np.zeros((2, 6400), dtype=int), masked=True), "a 1-D stream"),
+])
+def test_mask_tokens_rejects_bad_input(call, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        call()
+
+
+def test_the_masked_model_reads_both_sides():
+    model = training.load("masked")
+    ids = torch.from_numpy(sequences.tale_split(seed=0)[1][:20])[None]
+    changed = ids.clone()
+    changed[0, 15] = 20
+    with torch.no_grad():
+        before, weights = model(ids)
+        after = model(changed)[0]
+    assert (before[0, :15] - after[0, :15]).abs().max() > 1e-3             # earlier positions see token 15
+    assert weights[0, :, :, 0, 1:].sum() > 0                                 # position 0 attends to later tokens
+    assert model.head.out_features == len(sequences.TALE_VOCAB) + 1 == transformer.MASK + 1
+
+
+def _restored_by_role(model, masked):
+    test = sequences.tale_split(seed=0)[1]
+    right = evaluation.restored(model, test, masked=masked, n_windows=100)
+    roles = sequences.tale_roles(test)[:100 * 32].reshape(100, 32)[:, 1:31]
+    return {role: right[roles == k].mean() for k, role in enumerate(sequences.ROLES)}
+
+
+def test_the_shipped_masked_model_restores_what_only_the_right_side_reveals():
+    masked, causal = (_restored_by_role(training.load(name), name == "masked") for name in ("masked", "tales"))
+    for role in ("said", "first echo"):                                      # chapter 6d's claims, with margins
+        assert masked[role] > causal[role] + 0.1, (role, masked[role], causal[role])
+    assert causal["said"] < 0.05                                             # a guess: nothing on the left says it
+
+
+@pytest.mark.slow
+def test_retrained_masked_model_restores_what_only_the_right_side_reveals():
+    masked, causal = _restored_by_role(training.train("masked"), True), _restored_by_role(training.load("tales"), False)
+    for role in ("said", "first echo"):
+        assert masked[role] > causal[role] + 0.1, (role, masked[role], causal[role])
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -231,6 +231,43 @@ def test_multi_head_explorer_refuses_bad_arguments(weights, match):
         widgets.MultiHeadExplorer(weights, ["a", "b", "c"])
 
 
+# --- RotaryExplorer --------------------------------------------------------------------------------
+
+def test_rotary_explorer_score_depends_on_the_offset_only():
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 8))
+    ex = widgets.RotaryExplorer(q, k, m=2, n=5)
+    first = ex.drawn()
+    assert first["offset"] == 3 and first["score"] == pytest.approx(ex.score(2, 5))
+    ex.controls["m"].value, ex.controls["n"].value = 12, 15      # both moved by 10: the dot stays
+    assert ex.drawn()["offset"] == 3 and ex.drawn()["score"] == pytest.approx(first["score"], abs=1e-12)
+    assert not np.allclose(ex.drawn()["q"], first["q"])           # though the arrows turned
+    ex.controls["n"].value = 16
+    assert ex.drawn()["score"] != pytest.approx(first["score"], abs=1e-3)
+    assert repr(ex) == "RotaryExplorer(d=8, m=12, n=16, pair=0)"
+
+
+def test_rotary_explorer_draws_the_chosen_pair_turned():
+    q, k = np.arange(1.0, 7.0), np.ones(6)
+    ex = widgets.RotaryExplorer(q, k, m=3, n=0, pair=1, base=100)
+    unit = np.hypot(*q[2:4])                                        # the longer of the pair's q and k
+    expected = ac.rotary_embedding(q[None], [3], base=100)[0, 2:4] / unit
+    np.testing.assert_allclose(ex.drawn()["q"], expected)
+    np.testing.assert_allclose(ex.drawn()["k"], k[2:4] / unit)     # position 0: not turned
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(q=np.ones(5), k=np.ones(5)), "same even length"),
+    (dict(q=np.ones(4), k=np.ones(6)), "same even length"),
+    (dict(q=np.ones(4), k=np.ones(4), m=40), "m must be an int between 0 and 32"),
+    (dict(q=np.ones(4), k=np.ones(4), pair=2), "pair must be an int between 0 and 1"),
+    (dict(q=np.ones(4), k=np.ones(4), base=0), "base"),
+])
+def test_rotary_explorer_rejects_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.RotaryExplorer(**kwargs)
+
+
 # --- all explorers ---------------------------------------------------------------------------------
 
 def test_explorers_are_vboxes_ending_in_their_image_and_make_no_pyplot_figure():
@@ -249,6 +286,7 @@ def test_explorers_are_vboxes_ending_in_their_image_and_make_no_pyplot_figure():
     (lambda: widgets.MaskExplorer(SENTENCE), "causal", True),
     (lambda: widgets.KernelRegressionExplorer(), "h", 0.1),
     (lambda: widgets.MultiHeadExplorer(ac.softmax(np.ones((2, 3, 3))), ["a", "b", "c"]), "head", 1),
+    (lambda: widgets.RotaryExplorer(np.ones(8), np.arange(8.0)), "n", 9),
 ])
 def test_the_png_is_the_whole_figure_redrawn(make, name, value):
     """Only the moving artists are redrawn per event (over cached pixels, texts from cached stamps);

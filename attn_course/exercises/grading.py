@@ -17,6 +17,7 @@ adds a hidden test only to exercises with at least one.
 import functools
 
 import linecache
+import os
 import sys
 
 import numpy as np
@@ -50,16 +51,23 @@ def grade(name, *answers):
 
 def chapter_names():
     """The names a chapter's exercise cells can use without importing them: NumPy as `np`, PyTorch as `torch`
-    where it is installed, and Triton as `triton`, `tl` where it is already imported (HAVE_TRITON says so).
-    Triton is not imported here: whether it runs in its interpreter is decided by its first import, which
-    belongs to the chapter (or the test) that sets TRITON_INTERPRET."""
-    names = {"np": np, "torch": None, "triton": sys.modules.get("triton"), "tl": sys.modules.get("triton.language")}
-    names["HAVE_TRITON"] = names["tl"] is not None
+    and Triton as `triton`, `tl` where they are installed (HAVE_TRITON says whether Triton is). Triton is
+    imported as chapter 8b imports it: on a machine without a GPU, in its interpreter (TRITON_INTERPRET=1,
+    which Triton reads at its first import; if it was imported already, it stays as it is)."""
+    names = {"np": np, "torch": None, "triton": None, "tl": None, "HAVE_TRITON": False}
     try:
         import torch
-        names["torch"] = torch
     except ImportError:
-        pass
+        return names
+    names["torch"] = torch
+    if not torch.cuda.is_available() and "triton" not in sys.modules:
+        os.environ["TRITON_INTERPRET"] = "1"
+    try:
+        import triton
+        import triton.language as tl
+    except ImportError:
+        return names
+    names.update(triton=triton, tl=tl, HAVE_TRITON=True)
     return names
 
 
