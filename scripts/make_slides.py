@@ -68,7 +68,8 @@ def main(paths):
     slides = exporter()
     for path in paths:
         nb = with_slide_metadata(nbformat.read(path, as_version=4))
-        html, _ = slides.from_notebook_node(nb, resources={"widgets_config_url": f"{STATIC}/widgets-config.js"})
+        html, _ = slides.from_notebook_node(nb, resources={"widgets_config_url": f"{STATIC}/widgets-config.js",
+                                                               "cjk_css_url": f"{STATIC}/noto-sans-sc/cjk.css"})
         target = OUT / f"{path.stem}.slides.html"
         target.write_text(html, encoding="utf-8")
         n = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in nb.cells)
