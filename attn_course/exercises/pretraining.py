@@ -3,12 +3,16 @@
     check_who_can_restore(answer)       predict: which model has the information to restore a hidden tale word
     check_corruption_shares(fn)         derive: fn(rate) -> the expected shares of BERT's corruption
     check_corrupt(fn)                   implement: fn(ids, picked, fate, random_ids, mask_id) -> (inputs, targets)
+    check_masked_lm_loss(fn)            debug: fn(logits, targets) -> the masked-LM loss, over the picked positions
+    check_restore_rates(fn)             hard: fn(right, ids) -> {role: share restored}, from evaluation.restored
+                                        with windows of any length
 
-The references are WHO_CAN_RESTORE and corruption_shares, here, and attn_course.transformer.corrupt (in a
+The references are WHO_CAN_RESTORE, corruption_shares, masked_lm_loss and restore_rates, here, and attn_course.transformer.corrupt (in a
 module that imports torch: imported when asked for).
 """
 import numpy as np
 
+from ..sequences import ROLES, tale_roles
 from .feedback import Feedback, call, checker, not_written
 from .registry import Exercise, Mistake
 
@@ -146,6 +150,128 @@ def check_corrupt(fn):
     return Feedback(False, "the targets are wrong: -100 where not picked, the original id where picked", hints=hints)
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6d.4 (debug): the masked-LM loss
+
+def masked_lm_loss(logits, targets):
+    """The reference: mean over the picked positions (target != -100) of -log softmax(logits)[target]."""
+    picked = targets != -100                                                   # (n,) the positions asked about
+    shifted = logits[picked] - logits[picked].max(axis=-1, keepdims=True)      # (p, vocab), stable
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return float(-log_probs[np.arange(picked.sum()), targets[picked]].mean())
+
+
+@checker
+def check_masked_lm_loss(fn):
+    """Check `fn(logits (n, vocab), targets (n,)) -> float`: the mean cross-entropy over the positions whose target
+    is not -100 (what torch's cross_entropy computes with its default ignore_index)."""
+    rng = np.random.default_rng(0)
+    n, vocab = 40, 120
+    logits = 3 * rng.standard_normal((n, vocab))
+    targets = np.where(rng.random(n) < 0.3, rng.integers(0, vocab, n), -100)
+    expected = masked_lm_loss(logits, targets)
+    hints = ("a target of -100 means 'not picked': that position is no question, it is not in the loss at all",
+             "select the picked positions first (targets != -100), then take the mean of -log softmax(logits)[target] "
+             "over them only: the divisor is the number of picked positions",
+             "picked = targets != -100; log_probs = log_softmax(logits[picked]); "
+             "loss = -log_probs[np.arange(picked.sum()), targets[picked]].mean()")
+    result, error = call(fn, logits.copy(), targets.copy())
+    if error is not None:
+        return error
+    try:
+        loss = float(np.asarray(result, dtype=np.float64))
+    except (TypeError, ValueError):
+        return Feedback(False, f"expected one number (the loss), got {type(result).__name__}")
+    if np.isclose(loss, expected, rtol=1e-9):
+        return Feedback(True, "correct: the mean cross-entropy over the picked positions only, the -100 ignored")
+    picked = targets != -100
+    if np.isclose(loss, expected * picked.sum() / n, rtol=1e-9):
+        return Feedback(False, "your loss is the picked positions' sum divided by ALL n positions: it shrinks when "
+                               "fewer are picked", hints=hints)
+    if np.isclose(loss, expected * picked.sum(), rtol=1e-9):
+        return Feedback(False, "your loss is a sum over the picked positions: it grows with how many are picked",
+                        hints=hints)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    all_log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    if np.isclose(loss, -all_log_probs[np.arange(n), targets].mean(), rtol=1e-9):
+        return Feedback(False, "the positions with target -100 count in your loss: index -100 reads column "
+                               "vocab - 100, a token nobody asked about", hints=hints)
+    if np.isclose(loss, -logits[picked, targets[picked]].mean(), rtol=1e-9):
+        return Feedback(False, "you used the logits as log-probabilities: look at what the model outputs",
+                        hints=hints)
+    return Feedback(False, "the loss differs from the mean of -log softmax(logits)[target] over the picked "
+                           "positions", hints=hints)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6d.5 (hard): how often each role is restored
+
+def restore_rates(right, ids):
+    """The reference: right (n_windows, n - 2) from evaluation.restored(model, ids, ..., n=n), the windows being the
+    stream ids cut into n tokens each, positions 1..n-2 asked. Returns {role: share of its tokens restored}."""
+    n_windows, n = right.shape[0], right.shape[1] + 2                            # the window length restored() used
+    roles = tale_roles(ids[:n_windows * n]).reshape(n_windows, n)[:, 1:n - 1]     # (n_windows, n - 2)
+    return {role: float(right[roles == k].mean()) for k, role in enumerate(ROLES)}
+
+
+@checker
+def check_restore_rates(fn):
+    """Check `fn(right, ids) -> dict`: right (n_windows, n - 2) bool, as attn_course.evaluation.restored returns for
+    the stream ids cut into windows of n tokens (positions 1..n-2 asked), n = 32 or 16; the share of right answers
+    per role of attn_course.sequences.ROLES."""
+    from ..sequences import tale_split
+
+    _, ids = tale_split(seed=0)
+    hints = ("three steps: the role of every token of the stream, cut as restored() cut the windows, sliced to the "
+             "positions it asked about; then a mean per role",
+             "restored() cuts ids[:n_windows * n] into rows of n and asks positions 1..n-2 of each row, and right's "
+             "width tells n: the roles must be cut and sliced the same way, so that right[w, i] meets its token's role",
+             "n = right.shape[1] + 2; roles = sequences.tale_roles(ids[:len(right) * n]).reshape(-1, n)[:, 1:n - 1]; "
+             "{role: right[roles == k].mean() for k, role in enumerate(sequences.ROLES)}")
+    for n in (32, 16):
+        roles = tale_roles(ids[:40 * n]).reshape(40, n)
+        rng = np.random.default_rng(n)
+        right = rng.random((40, n - 2)) < np.array([0.9, 0.2, 0.5, 0.97])[roles[:, 1:n - 1]]  # each role its rate
+        expected = restore_rates(right, ids)
+        result, error = call(fn, right.copy(), ids.copy())
+        if error is not None:
+            return error
+        if not isinstance(result, dict):
+            return Feedback(False, f"expected a dict {{role: share}}, got {type(result).__name__}")
+        if set(result) != set(ROLES):
+            return Feedback(False, f"the keys must be the roles {ROLES} (their names), got "
+                                   f"{sorted(map(str, result))}", hints=hints)
+        try:
+            got = {role: float(result[role]) for role in ROLES}
+        except (TypeError, ValueError):
+            return Feedback(False, "each share must be one number between 0 and 1")
+        if all(np.isclose(got[r], expected[r], rtol=1e-9) for r in ROLES):
+            continue
+        for shift, where in ((0, f"positions 0..{n - 3}"), (2, f"positions 2..{n - 1}")):
+            off = {role: right[roles[:, shift:shift + n - 2] == k].mean() for k, role in enumerate(ROLES)}
+            if all(np.isclose(got[r], off[r], rtol=1e-9) for r in ROLES):
+                return Feedback(False, f"your roles are those of {where} of each window: one off from the positions "
+                                       "restored() asked about", hints=hints)
+        if all(np.isclose(got[r], right.mean(), rtol=1e-9) for r in ROLES):
+            return Feedback(False, "every role has the same share, the overall one: the answers were not split by "
+                                   "role", hints=hints)
+        if n != 32:
+            return Feedback(False, f"right for windows of 32 tokens, not for windows of {n} (right has {n - 2} "
+                                   "columns): where does your function get the window length?", hints=hints)
+        return Feedback(False, "the shares differ from the mean of right over each role's tokens: check which token "
+                               "right[0, 0] is about", hints=hints)
+    return Feedback(True, "correct: each answer met the role of the token it was about, whatever the window length")
+
+_LOSS_TRY = ("def masked_lm_loss(logits, targets):\n"
+             "    shifted = logits - logits.max(axis=-1, keepdims=True)\n"
+             "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))\n"
+             "    picked = targets != -100\n"
+             "    return {loss}")
+_RATES_TRY = ("from attn_course import sequences\n"
+              "def restore_rates(right, ids):\n"
+              "    roles = sequences.tale_roles(ids[:len(right) * 32]).reshape(-1, 32)\n"
+              "    return {{role: right[{roles} == k].mean() for k, role in enumerate(sequences.ROLES)}}")
+
 EXERCISES = [
     Exercise(checker=check_who_can_restore, reference="attn_course.exercises.pretraining.WHO_CAN_RESTORE",
              chapter="06d_masked_lm", solution="who_can_restore", level="predict",
@@ -162,4 +288,20 @@ EXERCISES = [
                                "def corrupt(ids, picked, fate, random_ids, mask_id):\n"
                                "    return np.where(picked, mask_id, ids), np.where(picked, ids, -100)",
                                "every picked token became [MASK]"),)),
+    Exercise(checker=check_masked_lm_loss, reference="attn_course.exercises.pretraining.masked_lm_loss",
+             chapter="06d_masked_lm", solution="masked_lm_loss", level="debug", points=2,
+             mistakes=(Mistake(_LOSS_TRY.format(loss="-log_probs[np.arange(len(targets)), targets].mean()"),
+                               "target -100 count in your loss"),
+                       Mistake(_LOSS_TRY.format(loss="-np.where(picked, log_probs[np.arange(len(targets)), targets], "
+                                                     "0).mean()"), "divided by ALL n positions"),
+                       Mistake(_LOSS_TRY.format(loss="-log_probs[picked, targets[picked]].sum()"), "a sum"),
+                       Mistake(_LOSS_TRY.format(loss="-logits[picked, targets[picked]].mean()"),
+                               "logits as log-probabilities"))),
+    Exercise(checker=check_restore_rates, reference="attn_course.exercises.pretraining.restore_rates",
+             chapter="06d_masked_lm", solution="restore_rates", level="hard", points=3,
+             mistakes=(Mistake(_RATES_TRY.format(roles="roles[:, :30]"), "positions 0..29"),
+                       Mistake(_RATES_TRY.format(roles="roles[:, 2:]"), "positions 2..31"),
+                       Mistake("from attn_course import sequences\n"
+                               "def restore_rates(right, ids):\n"
+                               "    return {role: right.mean() for role in sequences.ROLES}", "the same share"))),
 ]
