@@ -35,7 +35,7 @@ from .applications import check_class_maps, check_pooling_prediction, check_unif
 from .faq import check_entropy_prediction, check_masked_lm_loss, check_window_scores
 from .decoding import (check_attention_flops_total, check_decode_rope_step, check_decode_step, check_doubling,
                        check_gqa_decode_step)
-from .pretraining import (check_corrupt, check_corruption_shares, check_masked_lm_loss, check_restore_rates,
+from .pretraining import (check_corrupt, check_corrupt_one_draw, check_corruption_shares, check_restore_rates,
                           check_who_can_restore)
 from .positions import check_rope, check_rope_attention, check_rope_scores, check_same_rope_score, check_shift_matrix
 from .registry import LEVELS, Exercise, Mistake

@@ -3,11 +3,12 @@
     check_who_can_restore(answer)       predict: which model has the information to restore a hidden tale word
     check_corruption_shares(fn)         derive: fn(rate) -> the expected shares of BERT's corruption
     check_corrupt(fn)                   implement: fn(ids, picked, fate, random_ids, mask_id) -> (inputs, targets)
-    check_masked_lm_loss(fn)            debug: fn(logits, targets) -> the masked-LM loss, over the picked positions
+    check_corrupt_one_draw(fn)          debug: fn(ids, u, random_ids, mask_id, rate) -> (inputs, targets), BERT's
+                                        corruption decided by one uniform draw per position
     check_restore_rates(fn)             hard: fn(right, ids) -> {role: share restored}, from evaluation.restored
                                         with windows of any length
 
-The references are WHO_CAN_RESTORE, corruption_shares, masked_lm_loss and restore_rates, here, and attn_course.transformer.corrupt (in a
+The references are WHO_CAN_RESTORE, corruption_shares, corrupt_one_draw and restore_rates, here, and attn_course.transformer.corrupt (in a
 module that imports torch: imported when asked for).
 """
 import numpy as np
@@ -151,56 +152,54 @@ def check_corrupt(fn):
 
 
 # ---------------------------------------------------------------------------------------------------
-# 6d.4 (debug): the masked-LM loss
+# 6d.4 (debug): the corruption from one draw per position
 
-def masked_lm_loss(logits, targets):
-    """The reference: mean over the picked positions (target != -100) of -log softmax(logits)[target]."""
-    picked = targets != -100                                                   # (n,) the positions asked about
-    shifted = logits[picked] - logits[picked].max(axis=-1, keepdims=True)      # (p, vocab), stable
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    return float(-log_probs[np.arange(picked.sum()), targets[picked]].mean())
+def corrupt_one_draw(ids, u, random_ids, mask_id, rate):
+    """The reference: u uniform in [0, 1) decides everything. u < rate picks a position; given that, u / rate is
+    uniform in [0, 1) again and serves as its fate for attn_course.transformer.corrupt (80/10/10)."""
+    from ..transformer import corrupt
+
+    return corrupt(ids, u < rate, u / rate, random_ids, mask_id)
 
 
 @checker
-def check_masked_lm_loss(fn):
-    """Check `fn(logits (n, vocab), targets (n,)) -> float`: the mean cross-entropy over the positions whose target
-    is not -100 (what torch's cross_entropy computes with its default ignore_index)."""
+def check_corrupt_one_draw(fn):
+    """Check `fn(ids, u, random_ids, mask_id, rate) -> (inputs, targets)`: position j is picked when u[j] < rate; of
+    the picked, 80% become mask_id, 10% random_ids, 10% stay (decided by u as well); targets as in corrupt."""
     rng = np.random.default_rng(0)
-    n, vocab = 40, 120
-    logits = 3 * rng.standard_normal((n, vocab))
-    targets = np.where(rng.random(n) < 0.3, rng.integers(0, vocab, n), -100)
-    expected = masked_lm_loss(logits, targets)
-    hints = ("a target of -100 means 'not picked': that position is no question, it is not in the loss at all",
-             "select the picked positions first (targets != -100), then take the mean of -log softmax(logits)[target] "
-             "over them only: the divisor is the number of picked positions",
-             "picked = targets != -100; log_probs = log_softmax(logits[picked]); "
-             "loss = -log_probs[np.arange(picked.sum()), targets[picked]].mean()")
-    result, error = call(fn, logits.copy(), targets.copy())
+    vocab, rate = 50, 0.15
+    ids = rng.integers(0, vocab, (40, 500))
+    u = rng.random(ids.shape)
+    random_ids = (ids + rng.integers(1, vocab, ids.shape)) % vocab                # never the original token
+    right_inputs, right_targets = corrupt_one_draw(ids, u, random_ids, vocab, rate)
+    hints = ("u < rate picks a position; the picked positions' u are uniform in [0, rate), not in [0, 1)",
+             "compare the fates with 0.8 rate and 0.9 rate, or rescale: u / rate is uniform in [0, 1) on the "
+             "picked positions",
+             "return corrupt(ids, u < rate, u / rate, random_ids, mask_id), corrupt from exercise 6d.3 "
+             "(attn_course.transformer.corrupt)")
+    result, error = call(fn, ids.copy(), u.copy(), random_ids.copy(), vocab, rate)
     if error is not None:
         return error
-    try:
-        loss = float(np.asarray(result, dtype=np.float64))
-    except (TypeError, ValueError):
-        return Feedback(False, f"expected one number (the loss), got {type(result).__name__}")
-    if np.isclose(loss, expected, rtol=1e-9):
-        return Feedback(True, "correct: the mean cross-entropy over the picked positions only, the -100 ignored")
+    if not (isinstance(result, tuple) and len(result) == 2):
+        return Feedback(False, f"return a pair (inputs, targets), got {type(result).__name__}")
+    inputs, targets = (np.asarray(r) for r in result)
+    if inputs.shape != ids.shape or targets.shape != ids.shape:
+        return Feedback(False, f"inputs and targets must have ids' shape {ids.shape}, got {inputs.shape} and "
+                               f"{targets.shape}", hints=hints)
+    if np.array_equal(inputs, right_inputs) and np.array_equal(targets, right_targets):
+        return Feedback(True, "correct: one draw per position, picked with probability rate, then split 80/10/10")
     picked = targets != -100
-    if np.isclose(loss, expected * picked.sum() / n, rtol=1e-9):
-        return Feedback(False, "your loss is the picked positions' sum divided by ALL n positions: it shrinks when "
-                               "fewer are picked", hints=hints)
-    if np.isclose(loss, expected * picked.sum(), rtol=1e-9):
-        return Feedback(False, "your loss is a sum over the picked positions: it grows with how many are picked",
-                        hints=hints)
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    all_log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-    if np.isclose(loss, -all_log_probs[np.arange(n), targets].mean(), rtol=1e-9):
-        return Feedback(False, "the positions with target -100 count in your loss: index -100 reads column "
-                               "vocab - 100, a token nobody asked about", hints=hints)
-    if np.isclose(loss, -logits[picked, targets[picked]].mean(), rtol=1e-9):
-        return Feedback(False, "you used the logits as log-probabilities: look at what the model outputs",
-                        hints=hints)
-    return Feedback(False, "the loss differs from the mean of -log softmax(logits)[target] over the picked "
-                           "positions", hints=hints)
+    if not np.isclose(picked.mean(), rate, atol=0.01):
+        return Feedback(False, f"{picked.mean():.0%} of the positions have a target, expected {rate:.0%}: which "
+                               "positions are picked?", hints=hints)
+    shares = {"[MASK]": (inputs[picked] == vocab).mean(), "a random token": (inputs[picked] == random_ids[picked]).mean(),
+              "unchanged": (inputs[picked] == ids[picked]).mean()}
+    if any(not np.isclose(share, want, atol=0.02) for share, want in zip(shares.values(), (0.8, 0.1, 0.1))):
+        split = ", ".join(f"{share:.0%} {what}" for what, share in shares.items())
+        return Feedback(False, f"of the picked positions, {split}: expected 80%, 10%, 10%. Look at the thresholds "
+                               "the picked positions' u are compared with", hints=hints)
+    return Feedback(False, "the split is right on average but not position by position: the fates must come from "
+                           "u, compared with 0.8 rate and 0.9 rate", hints=hints)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -262,11 +261,12 @@ def check_restore_rates(fn):
                                "right[0, 0] is about", hints=hints)
     return Feedback(True, "correct: each answer met the role of the token it was about, whatever the window length")
 
-_LOSS_TRY = ("def masked_lm_loss(logits, targets):\n"
-             "    shifted = logits - logits.max(axis=-1, keepdims=True)\n"
-             "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))\n"
-             "    picked = targets != -100\n"
-             "    return {loss}")
+_ONE_DRAW_TRY = ("import numpy as np\n"
+                 "def corrupt_one_draw(ids, u, random_ids, mask_id, rate):\n"
+                 "    picked = {picked}\n"
+                 "    inputs = np.where(picked & ({mask}), mask_id, ids)\n"
+                 "    inputs = np.where(picked & ({random}), random_ids, inputs)\n"
+                 "    return inputs, np.where({target}, ids, -100)")
 _RATES_TRY = ("from attn_course import sequences\n"
               "def restore_rates(right, ids):\n"
               "    roles = sequences.tale_roles(ids[:len(right) * 32]).reshape(-1, 32)\n"
@@ -288,15 +288,18 @@ EXERCISES = [
                                "def corrupt(ids, picked, fate, random_ids, mask_id):\n"
                                "    return np.where(picked, mask_id, ids), np.where(picked, ids, -100)",
                                "every picked token became [MASK]"),)),
-    Exercise(checker=check_masked_lm_loss, reference="attn_course.exercises.pretraining.masked_lm_loss",
-             chapter="06d_masked_lm", solution="masked_lm_loss", level="debug", points=2,
-             mistakes=(Mistake(_LOSS_TRY.format(loss="-log_probs[np.arange(len(targets)), targets].mean()"),
-                               "target -100 count in your loss"),
-                       Mistake(_LOSS_TRY.format(loss="-np.where(picked, log_probs[np.arange(len(targets)), targets], "
-                                                     "0).mean()"), "divided by ALL n positions"),
-                       Mistake(_LOSS_TRY.format(loss="-log_probs[picked, targets[picked]].sum()"), "a sum"),
-                       Mistake(_LOSS_TRY.format(loss="-logits[picked, targets[picked]].mean()"),
-                               "logits as log-probabilities"))),
+    Exercise(checker=check_corrupt_one_draw, reference="attn_course.exercises.pretraining.corrupt_one_draw",
+             chapter="06d_masked_lm", solution="corrupt_one_draw", level="debug", points=2,
+             mistakes=(Mistake(_ONE_DRAW_TRY.format(picked="u < rate", mask="u < 0.8", random="(u >= 0.8) & (u < 0.9)",
+                                                    target="picked"), "100% [MASK], 0% a random token, 0% unchanged"),
+                       Mistake(_ONE_DRAW_TRY.format(picked="u < rate", mask="u < 0.8 * rate", random="u >= 0.8 * rate",
+                                                    target="picked"), "19% a random token, 0% unchanged"),
+                       Mistake(_ONE_DRAW_TRY.format(picked="u < rate", mask="u < 0.8 * rate",
+                                                    random="(u >= 0.8 * rate) & (u < 0.9 * rate)",
+                                                    target="np.ones_like(picked)"), "100% of the positions have a target"),
+                       Mistake(_ONE_DRAW_TRY.format(picked="u < rate", mask="u >= 0.2 * rate",
+                                                    random="u < 0.1 * rate", target="picked"),
+                               "right on average but not position by position"))),
     Exercise(checker=check_restore_rates, reference="attn_course.exercises.pretraining.restore_rates",
              chapter="06d_masked_lm", solution="restore_rates", level="hard", points=3,
              mistakes=(Mistake(_RATES_TRY.format(roles="roles[:, :30]"), "positions 0..29"),
