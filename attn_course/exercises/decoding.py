@@ -289,7 +289,7 @@ _ROPE_TRY = ("import attn_course as ac\n"
              "def decode_rope_step(cache_k, cache_v, q, k, v):\n"
              "    {turn}\n"
              "    return decode_step(cache_k, cache_v, q, k, v)")
-_GQA_TRY = ("import attn_course as ac\n"
+_GQA_TRY = ("import numpy as np\nimport attn_course as ac\n"
             "def gqa_decode_step(cache_k, cache_v, q, k, v):\n"
             "    cache_k, cache_v = np.concatenate([cache_k, k], axis=-2), np.concatenate([cache_v, v], axis=-2)\n"
             "    group = q.shape[0] // cache_k.shape[0]\n"

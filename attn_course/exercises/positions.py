@@ -295,14 +295,14 @@ def check_rope_attention(fn):
                            "one sequence first", hints=hints)
 
 
-_ROPE_SCORES = ("import attn_course as ac\n"
+_ROPE_SCORES = ("import numpy as np\nimport attn_course as ac\n"
                 "def rope_scores(q, k):\n"
                 "    return {q} @ ({k}).T / np.sqrt(q.shape[-1])")
 _HALF = ("np.concatenate([k[:, :4] * np.cos(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))"
          " - k[:, 4:] * np.sin(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8)),"
          " k[:, :4] * np.sin(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))"
          " + k[:, 4:] * np.cos(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))], axis=1)")
-_ROPE_ATTENTION = ("import attn_course as ac\n"
+_ROPE_ATTENTION = ("import numpy as np\nimport attn_course as ac\n"
                    "def rope_attention(q, k, v):\n"
                    "    return ac.scaled_dot_product_attention({q}, {k}, v, causal={causal})[0]")
 
