@@ -17,8 +17,8 @@ from attn_course.exercises import EXERCISES, LEVELS
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = re.compile(r"^#+ Exercise (\d+[a-z]?)\.(\d+) \(([a-z]+)\)", re.M)
 # The chapters whose ladder is complete (the others still have the easy/medium labels of their first edition).
-LADDER_CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice",
-                   "06_applications", "06b_transformer", "06c_language_model", "07_tools", "08_efficiency",
+LADDER_CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice", "05b_positions",
+                   "06_applications", "06b_transformer", "06c_language_model", "06d_masked_lm", "06e_kv_cache", "07_tools", "08_efficiency",
                    "08b_gpu_kernel", "09_faq"]
 
 

@@ -33,9 +33,11 @@ from .transformer import check_cross_by_hand, check_cross_shape, check_decoder_p
 from .tools import check_encode_padded, check_mha_params, check_weights_shape
 from .applications import check_class_maps, check_pooling_prediction, check_uniform_rollout
 from .faq import check_entropy_prediction, check_masked_lm_loss, check_window_scores
-from .decoding import check_attention_flops_total, check_decode_step, check_doubling
-from .pretraining import check_corrupt, check_corruption_shares, check_who_can_restore
-from .positions import check_rope, check_same_rope_score, check_shift_matrix
+from .decoding import (check_attention_flops_total, check_decode_rope_step, check_decode_step, check_doubling,
+                       check_gqa_decode_step)
+from .pretraining import (check_corrupt, check_corrupt_one_draw, check_corruption_shares, check_restore_rates,
+                          check_who_can_restore)
+from .positions import check_rope, check_rope_attention, check_rope_scores, check_same_rope_score, check_shift_matrix
 from .registry import LEVELS, Exercise, Mistake
 from . import (applications, attention, background, capstones, concepts, decoding, efficiency, faq, gpu, mathematics,
                positions, practice, pretraining, tools, transformer)

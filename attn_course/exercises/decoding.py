@@ -6,13 +6,17 @@
                                         layer over a whole generation
     check_decode_step(fn)               implement: fn(cache_k, cache_v, q, k, v) -> (output, cache_k, cache_v),
                                         one step of one head
+    check_decode_rope_step(fn)          debug: the same step with RoPE: the new token turned at position t
+    check_gqa_decode_step(fn)           hard: one step of grouped-query attention, h query heads sharing
+                                        g cached key/value heads
 
-The references are DOUBLING, attention_flops_total and decode_step, here (the last built on the package's
-NumPy attention).
+The references are DOUBLING, attention_flops_total, decode_step, decode_rope_step and gqa_decode_step, here
+(built on the package's NumPy attention and rotary_embedding).
 """
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
+from ..positional import rotary_embedding
 from .feedback import Feedback, call, checker, not_written
 from .registry import Exercise, Mistake
 
@@ -159,6 +163,139 @@ def check_decode_step(fn):
                     hints=hints)
 
 
+# ---------------------------------------------------------------------------------------------------
+# 6e.4 (debug): a decoding step with rotary positions
+
+def decode_rope_step(cache_k, cache_v, q, k, v):
+    """The reference: the cache holds keys already turned at positions 0..t-1; the new token is at position t."""
+    t = len(cache_k)
+    return decode_step(cache_k, cache_v, rotary_embedding(q, [t]), rotary_embedding(k, [t]), v)
+
+
+@checker
+def check_decode_rope_step(fn):
+    """Check `fn(cache_k (t, d_k), cache_v (t, d_v), q (1, d_k), k (1, d_k), v (1, d_v)) -> (output, cache_k,
+    cache_v)`: cache_k holds the keys of positions 0..t-1 turned by RoPE (attn_course.rotary_embedding), q and k
+    are the new token's, not turned yet; the output must equal the last row of causal attention with RoPE."""
+    rng = np.random.default_rng(0)
+    t, d_k, d_v = 6, 8, 3
+    queries, keys = rng.standard_normal((2, t + 1, d_k))
+    values = rng.standard_normal((t + 1, d_v))
+    cache_k, cache_v = rotary_embedding(keys[:t]), values[:t]
+    q, k, v = queries[t:], keys[t:], values[t:]
+    expected, right_k, right_v = decode_rope_step(cache_k, cache_v, q, k, v)
+    hints = ("the cached keys were turned at their own positions when they were read; only the new token is "
+             "still to turn",
+             "the new token is the (t + 1)-th, so its position is t = len(cache_k): turn its query AND its key by "
+             "it, leave the cache and v as they are",
+             "t = len(cache_k); q, k = ac.rotary_embedding(q, [t]), ac.rotary_embedding(k, [t]); then the step "
+             "of exercise 6e.3: decode_step(cache_k, cache_v, q, k, v)")
+    result, error = call(fn, cache_k.copy(), cache_v.copy(), q.copy(), k.copy(), v.copy())
+    if error is not None:
+        return error
+    if not (isinstance(result, tuple) and len(result) == 3):
+        return Feedback(False, f"return three things (output, cache_k, cache_v), got {type(result).__name__}")
+    try:
+        output, new_k, new_v = (np.asarray(r, dtype=np.float64) for r in result)
+    except (TypeError, ValueError):
+        return Feedback(False, "output, cache_k and cache_v must be arrays of numbers")
+    if new_k.shape != right_k.shape or new_v.shape != right_v.shape or output.shape != expected.shape:
+        return Feedback(False, f"shapes {output.shape}, {new_k.shape}, {new_v.shape}, expected {expected.shape}, "
+                               f"{right_k.shape}, {right_v.shape}: one output row, one cache row more", hints=hints)
+    if np.allclose(output, expected) and np.allclose(new_k, right_k) and np.allclose(new_v, right_v):
+        return Feedback(True, "correct: the new token turned at position t, the cached keys left as they were, "
+                              "the same output as recomputing the whole sequence")
+    if np.allclose(new_k[:t], rotary_embedding(cache_k)):
+        return Feedback(False, "the cached keys were turned again: they hold their positions already",
+                        hints=hints)
+    for position, where in ((0, "at position 0, the first token's place"), (t + 1, "one position too far")):
+        if np.allclose(new_k[t], rotary_embedding(k, [position])[0]):
+            return Feedback(False, f"the new key is turned {where}: which position does the newest token hold?",
+                            hints=hints)
+    if np.allclose(new_k[t], k[0]):
+        return Feedback(False, "the new key went into the cache unturned, unlike the keys before it", hints=hints)
+    if np.allclose(output, decode_step(cache_k, cache_v, q, rotary_embedding(k, [t]), v)[0]):
+        return Feedback(False, "the query is not turned: its score with key j must depend on j - t", hints=hints)
+    return Feedback(False, "the output differs from the last row of causal attention with RoPE over positions "
+                           "0..t", hints=hints)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 6e.5 (hard): a decoding step of grouped-query attention
+
+def gqa_decode_step(cache_k, cache_v, q, k, v):
+    """The reference: append the g new keys and values, then query head j reads key/value head j // (h/g)."""
+    cache_k = np.concatenate([cache_k, k], axis=-2)                    # (g, t + 1, d_k)
+    cache_v = np.concatenate([cache_v, v], axis=-2)                    # (g, t + 1, d_v)
+    group = q.shape[-3] // cache_k.shape[-3]                           # query heads per key/value head
+    output, _ = scaled_dot_product_attention(q, np.repeat(cache_k, group, axis=-3),
+                                             np.repeat(cache_v, group, axis=-3))   # (h, 1, d_v)
+    return output, cache_k, cache_v
+
+
+@checker
+def check_gqa_decode_step(fn):
+    """Check `fn(cache_k (g, t, d_k), cache_v (g, t, d_v), q (h, 1, d_k), k (g, 1, d_k), v (g, 1, d_v)) ->
+    (output (h, 1, d_v), cache_k (g, t + 1, d_k), cache_v (g, t + 1, d_v))`: query heads j*h/g .. (j+1)*h/g - 1
+    read key/value head j, as attn_course.kv_cache.grouped_query_attention."""
+    rng = np.random.default_rng(0)
+    h, g, t, d_k, d_v = 6, 2, 5, 4, 3
+    cache_k, cache_v = rng.standard_normal((g, t, d_k)), rng.standard_normal((g, t, d_v))
+    q = rng.standard_normal((h, 1, d_k))
+    k, v = rng.standard_normal((g, 1, d_k)), rng.standard_normal((g, 1, d_v))
+    expected, right_k, right_v = gqa_decode_step(cache_k, cache_v, q, k, v)
+    hints = ("three steps: grow each of the g cached heads by the new key and value, give each query head its "
+             "key/value head, attend",
+             "the cache stays g heads wide (that is the saving); the tokens are axis -2; query heads 0..h/g-1 share "
+             "key/value head 0, the next h/g share head 1, ...",
+             "append with np.concatenate(..., axis=-2), then np.repeat(cache, h // g, axis=-3) (not np.tile) for "
+             "the keys and the values, and ac.scaled_dot_product_attention(q, keys, values)")
+    result, error = call(fn, cache_k.copy(), cache_v.copy(), q.copy(), k.copy(), v.copy())
+    if error is not None:
+        return error
+    if not (isinstance(result, tuple) and len(result) == 3):
+        return Feedback(False, f"return three things (output, cache_k, cache_v), got {type(result).__name__}")
+    try:
+        output, new_k, new_v = (np.asarray(r, dtype=np.float64) for r in result)
+    except (TypeError, ValueError):
+        return Feedback(False, "output, cache_k and cache_v must be arrays of numbers")
+    if new_k.shape != right_k.shape or new_v.shape != right_v.shape:
+        what = " (h heads: the cache was repeated before it was stored)" if h in new_k.shape[:1] else ""
+        return Feedback(False, f"the caches you return have shapes {new_k.shape} and {new_v.shape}, expected "
+                               f"{right_k.shape} and {right_v.shape}{what}: g heads, one token more", hints=hints)
+    if not (np.allclose(new_k, right_k) and np.allclose(new_v, right_v)):
+        return Feedback(False, "the caches you return are not the old ones with the new keys and values added "
+                               "as the last token of each head", hints=hints)
+    if output.shape != expected.shape:
+        return Feedback(False, f"output has shape {output.shape}, expected {expected.shape}: one row per query head",
+                        hints=hints)
+    if np.allclose(output, expected):
+        return Feedback(True, "correct: g heads cached, each read by h/g query heads: the output of multi-head "
+                              "attention with the key/value heads repeated, from a cache h/g times smaller")
+    tiled = scaled_dot_product_attention(q, np.tile(right_k, (h // g, 1, 1)), np.tile(right_v, (h // g, 1, 1)))[0]
+    if np.allclose(output, tiled):
+        return Feedback(False, "the query heads read the wrong key/value heads: query head 1 read head 1, but it "
+                               "belongs to the group of head 0", hints=hints)
+    old = scaled_dot_product_attention(q, np.repeat(cache_k, h // g, axis=-3), np.repeat(cache_v, h // g, axis=-3))[0]
+    if np.allclose(output, old):
+        return Feedback(False, "the output ignores the new token's own keys and values: it attended over the old "
+                               "cache only", hints=hints)
+    return Feedback(False, "the output differs from grouped-query attention over the updated cache: check query "
+                           "head 0, which reads key/value head 0", hints=hints)
+
+
+_ROPE_TRY = ("import attn_course as ac\n"
+             "from attn_course.exercises.decoding import decode_step\n"
+             "def decode_rope_step(cache_k, cache_v, q, k, v):\n"
+             "    {turn}\n"
+             "    return decode_step(cache_k, cache_v, q, k, v)")
+_GQA_TRY = ("import numpy as np\nimport attn_course as ac\n"
+            "def gqa_decode_step(cache_k, cache_v, q, k, v):\n"
+            "    cache_k, cache_v = np.concatenate([cache_k, k], axis=-2), np.concatenate([cache_v, v], axis=-2)\n"
+            "    group = q.shape[0] // cache_k.shape[0]\n"
+            "    {attend}\n"
+            "    return output, cache_k, cache_v")
+
 EXERCISES = [
     Exercise(checker=check_doubling, reference="attn_course.exercises.decoding.DOUBLING",
              chapter="06e_kv_cache", solution="doubling", level="predict",
@@ -177,4 +314,30 @@ EXERCISES = [
                                "    output, _ = scaled_dot_product_attention(q, cache_k, cache_v)\n"
                                "    return output, np.concatenate([cache_k, k]), np.concatenate([cache_v, v])",
                                "ignores the new token's own key"),)),
+    Exercise(checker=check_decode_rope_step, reference="attn_course.exercises.decoding.decode_rope_step",
+             chapter="06e_kv_cache", solution="decode_rope_step", level="debug", points=2,
+             mistakes=(Mistake(_ROPE_TRY.format(turn="q, k = ac.rotary_embedding(q), ac.rotary_embedding(k)"),
+                               "at position 0"),
+                       Mistake(_ROPE_TRY.format(turn="q, k = ac.rotary_embedding(q, [len(cache_k) + 1]), "
+                                                     "ac.rotary_embedding(k, [len(cache_k) + 1])"),
+                               "one position too far"),
+                       Mistake(_ROPE_TRY.format(turn="k = ac.rotary_embedding(k, [len(cache_k)])"),
+                               "the query is not turned"),
+                       Mistake(_ROPE_TRY.format(turn="q, k = ac.rotary_embedding(q, [len(cache_k)]), "
+                                                     "ac.rotary_embedding(k, [len(cache_k)]); "
+                                                     "cache_k = ac.rotary_embedding(cache_k)"),
+                               "turned again"))),
+    Exercise(checker=check_gqa_decode_step, reference="attn_course.exercises.decoding.gqa_decode_step",
+             chapter="06e_kv_cache", solution="gqa_decode_step", level="hard", points=3,
+             mistakes=(Mistake(_GQA_TRY.format(attend="output, _ = ac.scaled_dot_product_attention(q, "
+                                                      "np.tile(cache_k, (group, 1, 1)), np.tile(cache_v, (group, 1, 1)))"),
+                               "the wrong key/value heads"),
+                       Mistake(_GQA_TRY.format(attend="output, _ = ac.scaled_dot_product_attention(q, "
+                                                      "np.repeat(cache_k[:, :-1], group, axis=0), "
+                                                      "np.repeat(cache_v[:, :-1], group, axis=0))"),
+                               "ignores the new token's own keys"),
+                       Mistake(_GQA_TRY.format(attend="cache_k, cache_v = np.repeat(cache_k, group, axis=0), "
+                                                      "np.repeat(cache_v, group, axis=0); "
+                                                      "output, _ = ac.scaled_dot_product_attention(q, cache_k, cache_v)"),
+                               "the cache was repeated before it was stored"))),
 ]

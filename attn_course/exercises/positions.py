@@ -4,12 +4,16 @@
     check_shift_matrix(fn)              derive: fn(delta, d_model) -> M with PE(pos + delta) = M @ PE(pos)
     check_rope(fn)                      implement: fn(x, positions) -> x with each pair (2i, 2i+1) of row j
                                         turned by positions[j] * 10000^(-2i/d)
+    check_rope_scores(fn)               debug: fn(q, k) -> (n, n) scaled scores of q and k turned at 0..n-1
+    check_rope_attention(fn)            hard: fn(q, k, v) -> causal multi-head attention with RoPE,
+                                        q, k, v (batch, heads, n, d)
 
 The references are the package's attn_course.positional.sinusoidal_shift and rotary_embedding, and
-SAME_SCORE_AS_2_5 here (computed from rotary_embedding).
+SAME_SCORE_AS_2_5, rope_scores and rope_attention here (built on rotary_embedding and the package's attention).
 """
 import numpy as np
 
+from ..attention import scaled_dot_product_attention
 from ..positional import rotary_embedding, sinusoidal_encoding
 from .feedback import Feedback, call, checker, not_written
 from .registry import Exercise, Mistake
@@ -190,6 +194,118 @@ def check_rope(fn):
                     hints=hints)
 
 
+# ---------------------------------------------------------------------------------------------------
+# 5b.4 (debug): scores of turned queries and keys
+
+def rope_scores(q, k):
+    """The reference: q, k (n, d) at positions 0..n-1, both turned, scores R_i q_i · R_j k_j / sqrt(d)."""
+    return rotary_embedding(q) @ rotary_embedding(k).T / np.sqrt(q.shape[-1])       # (n, n)
+
+
+def _as_scores(result, shape):
+    try:
+        s = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None, Feedback(False, f"expected an array of shape {shape}, got {type(result).__name__}")
+    if s.shape != shape:
+        return None, Feedback(False, f"the scores have shape {s.shape}, expected {shape}: one per (query, key)")
+    return s, None
+
+
+@checker
+def check_rope_scores(fn):
+    """Check `fn(q, k) -> (n, n)`: q, k (n, d), token i at position i; entry (i, j) is
+    R_i q_i · R_j k_j / sqrt(d), R the rotation of attn_course.rotary_embedding."""
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 7, 8))
+    expected = rope_scores(q, k)
+    result, error = call(fn, q.copy(), k.copy())
+    if error is not None:
+        return error
+    s, error = _as_scores(result, expected.shape)
+    if error is not None:
+        return error
+    hints = ("the score of query i and key j must depend on i and j only through j - i: turn q and k the SAME way",
+             "same pairs (2i, 2i + 1), same frequencies, same positions 0..n-1 for q and for k; then divide by sqrt(d)",
+             "return ac.rotary_embedding(q) @ ac.rotary_embedding(k).T / np.sqrt(q.shape[-1])")
+    if np.allclose(s, expected, atol=1e-9):
+        return Feedback(True, "correct: q and k turned alike, so each score depends on the offset j - i, not on "
+                              "where the pair stands")
+    d = q.shape[-1]
+    if np.allclose(s, expected * np.sqrt(d), atol=1e-9):
+        return Feedback(False, "the scores are sqrt(d) times too large: look at the scale", hints=hints)
+    if np.allclose(s, rotary_embedding(q) @ k.T / np.sqrt(d), atol=1e-9) or \
+            np.allclose(s, q @ rotary_embedding(k).T / np.sqrt(d), atol=1e-9):
+        return Feedback(False, "only one of q and k is turned: the score then depends on one position, not on the "
+                              "offset", hints=hints)
+    if np.allclose(s, rotary_embedding(q) @ _rope_variant(k, np.arange(len(k)), rotate_half=True).T / np.sqrt(d),
+                   atol=1e-9):
+        return Feedback(False, "q and k are turned with different pairings of their coordinates: a query's pair i "
+                              "must meet the key's pair i", hints=hints)
+    if np.allclose(s, q @ k.T / np.sqrt(d), atol=1e-9):
+        return Feedback(False, "the scores ignore the positions: nothing was turned", hints=hints)
+    return Feedback(False, "the scores differ from R_i q_i · R_j k_j / sqrt(d): compare one entry, (0, 1)",
+                    hints=hints)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 5b.5 (hard): causal multi-head attention with RoPE
+
+def rope_attention(q, k, v):
+    """The reference: q, k, v (batch, heads, n, d); q and k turned along the token axis, then causal attention."""
+    output, _ = scaled_dot_product_attention(rotary_embedding(q), rotary_embedding(k), v, causal=True)
+    return output                                                                  # (batch, heads, n, d_v)
+
+
+@checker
+def check_rope_attention(fn):
+    """Check `fn(q, k, v) -> (batch, heads, n, d_v)`: q, k (batch, heads, n, d), v (batch, heads, n, d_v); token t
+    at position t in every sequence and head; causal scaled dot-product attention of RoPE-turned q and k."""
+    rng = np.random.default_rng(0)
+    q, k = rng.standard_normal((2, 2, 3, 6, 8))
+    v = rng.standard_normal((2, 3, 6, 4))
+    expected = rope_attention(q, k, v)
+    result, error = call(fn, q.copy(), k.copy(), v.copy())
+    if error is not None:
+        return error
+    try:
+        y = np.asarray(result, dtype=np.float64)
+    except (TypeError, ValueError):
+        return Feedback(False, f"expected an array of shape {expected.shape}, got {type(result).__name__}")
+    if y.shape != expected.shape:
+        return Feedback(False, f"the output has shape {y.shape}, expected {expected.shape}: (batch, heads, n, d_v)")
+    hints = ("three steps: turn q and k by their token's position, score them (scaled), mask the future and "
+             "average v",
+             "the positions run along the token axis (-2), 0..n-1 in every batch entry and head; v is not turned",
+             "output, _ = ac.scaled_dot_product_attention(ac.rotary_embedding(q), ac.rotary_embedding(k), v, "
+             "causal=True); rotary_embedding turns along axis -2 whatever the leading axes")
+    if np.allclose(y, expected, atol=1e-9):
+        return Feedback(True, "correct: turned queries and keys, scores scaled and masked, the values untouched")
+    turned_q, turned_k = rotary_embedding(q), rotary_embedding(k)
+    if np.allclose(y, scaled_dot_product_attention(turned_q, turned_k, v)[0], atol=1e-9):
+        return Feedback(False, "every token reads the tokens after it: where is the causal mask?", hints=hints)
+    if np.allclose(y, scaled_dot_product_attention(q, k, v, causal=True)[0], atol=1e-9):
+        return Feedback(False, "the output does not depend on the positions: q and k were not turned", hints=hints)
+    if np.allclose(y, scaled_dot_product_attention(turned_q, turned_k, rotary_embedding(v), causal=True)[0],
+                   atol=1e-9):
+        return Feedback(False, "the values were turned too: RoPE acts on the scores, on q and k only", hints=hints)
+    if np.allclose(y, scaled_dot_product_attention(turned_q, turned_k, v, causal=True, scale=1.0)[0], atol=1e-9):
+        return Feedback(False, "the weights are too peaked: look at the scale of the scores", hints=hints)
+    return Feedback(False, "the output differs from causal attention over RoPE-turned q and k: check one head of "
+                           "one sequence first", hints=hints)
+
+
+_ROPE_SCORES = ("import numpy as np\nimport attn_course as ac\n"
+                "def rope_scores(q, k):\n"
+                "    return {q} @ ({k}).T / np.sqrt(q.shape[-1])")
+_HALF = ("np.concatenate([k[:, :4] * np.cos(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))"
+         " - k[:, 4:] * np.sin(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8)),"
+         " k[:, :4] * np.sin(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))"
+         " + k[:, 4:] * np.cos(np.arange(len(k))[:, None] * 10000.0 ** (-np.arange(0, 8, 2) / 8))], axis=1)")
+_ROPE_ATTENTION = ("import numpy as np\nimport attn_course as ac\n"
+                   "def rope_attention(q, k, v):\n"
+                   "    return ac.scaled_dot_product_attention({q}, {k}, v, causal={causal})[0]")
+
 EXERCISES = [
     Exercise(checker=check_same_rope_score, reference="attn_course.exercises.positions.SAME_SCORE_AS_2_5",
              chapter="05b_positions", solution="same_score_as_2_5", level="predict",
@@ -204,4 +320,18 @@ EXERCISES = [
     Exercise(checker=check_rope, reference="attn_course.positional.rotary_embedding",
              chapter="05b_positions", solution="rope", level="implement",
              mistakes=(Mistake("def rope(x, positions):\n    return x", "returns x unchanged"),)),
+    Exercise(checker=check_rope_scores, reference="attn_course.exercises.positions.rope_scores",
+             chapter="05b_positions", solution="rope_scores", level="debug", points=2,
+             mistakes=(Mistake(_ROPE_SCORES.format(q="ac.rotary_embedding(q)", k="k"), "only one of q and k"),
+                       Mistake(_ROPE_SCORES.format(q="ac.rotary_embedding(q)", k=_HALF), "different pairings"),
+                       Mistake(_ROPE_SCORES.format(q="ac.rotary_embedding(q)", k="ac.rotary_embedding(k)")
+                               .replace(" / np.sqrt(q.shape[-1])", ""), "too large"))),
+    Exercise(checker=check_rope_attention, reference="attn_course.exercises.positions.rope_attention",
+             chapter="05b_positions", solution="rope_attention", level="hard", points=3,
+             mistakes=(Mistake(_ROPE_ATTENTION.format(q="ac.rotary_embedding(q)", k="ac.rotary_embedding(k)",
+                                                      causal="False"), "where is the causal mask"),
+                       Mistake(_ROPE_ATTENTION.format(q="q", k="k", causal="True"), "were not turned"),
+                       Mistake(_ROPE_ATTENTION.format(q="ac.rotary_embedding(q)", k="ac.rotary_embedding(k)",
+                                                      causal="True").replace(", v,", ", ac.rotary_embedding(v),"),
+                               "the values were turned too"))),
 ]
