@@ -692,8 +692,7 @@ stays the picture in the kernel).
     el("line", {x1: ps.x0, x2: ps.x1, y1: ps.y1, y2: ps.y1, class: "av-axis"}, ps.svg);
     if (lo < 0 && hi > 0) el("line", {x1: ps.x0, x2: ps.x1, y1: sy(0), y2: sy(0), class: "av-grid"}, ps.svg);
     for (const t of [-P, 0, P]) el("text", {x: sx(t), y: ps.y1 + 12, "text-anchor": "middle", class: "av-tick"}, ps.svg, String(t));
-    el("polyline", {class: "av-curve", fill: "none", stroke: "#595959", "stroke-width": 1.2,
-                    points: curve.map((c) => `${sx(c[0])},${sy(c[1])}`).join(" ")}, ps.svg);
+    el("polyline", {class: "av-curve", fill: "none", points: curve.map((c) => `${sx(c[0])},${sy(c[1])}`).join(" ")}, ps.svg);
     const dot = el("circle", {r: 5, fill: s.accent, class: "av-dot"}, ps.svg);
     let drawn = null;
     function redraw() {
