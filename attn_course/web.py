@@ -89,6 +89,11 @@ def spec(explorer):
         return {"kind": "multi_head", "tokens": explorer.tokens, "weights": _rounded(explorer.weights_heads),
                 "head": _slider(c["head"]), "layer": _slider(c["layer"]) if layers else None,
                 "bar": viz.BAR, "cmap": _colormap()}
+    if isinstance(explorer, widgets.RotaryExplorer):
+        # q, k, base are inputs: the page turns them as rotary_embedding does and takes the dot products
+        return {"kind": "rotary", "q": _floats(explorer.q), "k": _floats(explorer.k), "base": float(explorer.base),
+                "m": _slider(c["m"]), "n": _slider(c["n"]), "pair": _slider(c["pair"]),
+                "max_position": explorer.max_position, "input": viz.INPUT, "accent": viz.ACCENT}
     return None
 
 

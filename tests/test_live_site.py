@@ -15,6 +15,7 @@ from matplotlib import colormaps
 
 from attn_course import viz, web, widgets
 from attn_course.attention import scaled_dot_product_attention
+from attn_course.positional import rotary_embedding
 from attn_course.softmax import softmax
 from conftest import SITE
 from test_site import server  # noqa: F401  (the fixture: the built site on 127.0.0.1)
@@ -22,7 +23,7 @@ from test_site import server  # noqa: F401  (the fixture: the built site on 127.
 pytestmark = pytest.mark.browser
 
 TOL = 1e-12
-CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "06c_language_model", "07_tools"]
+CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05b_positions", "06c_language_model", "07_tools"]
 
 
 def open_page(browser, server, path, **context_args):  # noqa: F811
@@ -56,6 +57,9 @@ def python_explorer(spec):
             e.controls[f"key {i}"].value = on
     elif kind == "kernel_regression":
         e = widgets.KernelRegressionExplorer(n_train=len(spec["x_train"]), bandwidth=spec["h"]["value"])
+    elif kind == "rotary":
+        e = widgets.RotaryExplorer(spec["q"], spec["k"], m=spec["m"]["value"], n=spec["n"]["value"],
+                                   pair=spec["pair"]["value"], base=spec["base"], max_position=spec["max_position"])
     else:
         e = widgets.MultiHeadExplorer(spec["weights"], spec["tokens"])
         e.controls["head"].value = spec["head"]["value"]
@@ -87,6 +91,10 @@ def settings(spec):
     if kind == "kernel_regression":
         h = spec["h"]
         return [{"h": 10 ** h["min"]}, {"h": 10 ** h["max"]}, {"h": 0.2718}, {"h": 1.0}]
+    if kind == "rotary":
+        top, last = spec["max_position"], spec["pair"]["max"]
+        return [{"m": 0, "n": 0}, {"m": top}, {"n": top}, {"m": 0}, {"pair": last}, {"m": 7, "n": 3},
+                {"pair": last // 2, "m": top, "n": 1}, {"pair": 0, "m": 13, "n": 13}]
     heads = range(spec["head"]["max"] + 1)
     layers = range(spec["layer"]["max"] + 1) if spec["layer"] else [None]
     return [{"head": h, **({"layer": layer} if layer is not None else {})} for layer in layers for h in heads]
@@ -201,6 +209,28 @@ def test_random_sweep_of_the_page_math_matches_the_package(browser, server):  # 
         kernel.controls["h"].value = c["h"]
         np.testing.assert_allclose(g["kernel"]["weights"], kernel.weights(), rtol=0, atol=TOL)
         np.testing.assert_allclose(g["kernel"]["prediction"], kernel.weights() @ kernel.y_train, rtol=0, atol=TOL)
+    context.close()
+
+
+def test_random_sweep_of_the_page_rotary_embedding_matches_the_package(browser, server):  # noqa: F811
+    """300 seeded cases of RoPE in the page (one vector, one position, a base) against rotary_embedding."""
+    context, page, _ = open_page(browser, server, "notebooks/05b_positions.html")
+    live(page)
+    rng = np.random.default_rng(18)
+    cases = []
+    for _ in range(300):
+        d = 2 * int(rng.integers(1, 17))
+        cases.append({"x": rng.normal(0, 2, d).tolist(), "y": rng.normal(0, 2, d).tolist(),
+                      "m": int(rng.integers(0, 65)), "n": int(rng.integers(0, 65)), "base": float(10 ** rng.uniform(1, 4.5))})
+    got = page.evaluate("""cases => cases.map(c => {
+        const m = window.avExplorers.math;
+        return {turned: m.rotary(c.x, c.m, c.base), score: m.rotaryScore(c.x, c.y, c.m, c.n, c.base)};
+    })""", cases)
+    for c, g in zip(cases, got):
+        turned = rotary_embedding(np.array([c["x"]]), [c["m"]], base=c["base"])[0]
+        np.testing.assert_allclose(g["turned"], turned, rtol=0, atol=TOL)
+        explorer_score = widgets.RotaryExplorer(c["x"], c["y"], base=c["base"], max_position=64).score(c["m"], c["n"])
+        np.testing.assert_allclose(g["score"], explorer_score, rtol=0, atol=TOL)
     context.close()
 
 

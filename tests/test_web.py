@@ -18,6 +18,7 @@ MAKERS = {
     "mask": lambda: widgets.MaskExplorer(["<s>", "the", "</s>"], causal=True),
     "kernel_regression": lambda: widgets.KernelRegressionExplorer(n_train=20),
     "multi_head": lambda: widgets.MultiHeadExplorer(np.full((2, 3, 4, 4), 0.25) + np.arange(4) * 1e-13, list("abcd")),
+    "rotary": lambda: widgets.RotaryExplorer(np.arange(1.0, 9.0), np.linspace(-1, 1, 8), m=2, n=5, pair=1, base=100),
 }
 
 
@@ -70,6 +71,13 @@ def test_kernel_regression_spec_carries_the_seeded_noise_not_the_libm_targets():
     spec = web.spec(explorer)
     np.testing.assert_array_equal(explorer.truth(np.array(spec["x_train"])) + spec["noise"], explorer.y_train)
     assert "y_train" not in spec
+
+
+def test_rotary_spec_carries_q_k_and_base_not_the_turned_vectors():
+    """The page turns q and k itself (cos and sin are libm's, so their last digits are not stored)."""
+    spec = web.spec(MAKERS["rotary"]())
+    assert spec["q"] == list(np.arange(1.0, 9.0)) and spec["k"] == list(np.linspace(-1, 1, 8)) and spec["base"] == 100
+    assert (spec["m"]["value"], spec["n"]["value"], spec["pair"]["value"], spec["pair"]["max"]) == (2, 5, 1, 3)
 
 
 def test_an_explorer_without_a_website_form_keeps_the_widget_only():

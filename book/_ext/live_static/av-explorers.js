@@ -101,6 +101,24 @@ stays the picture in the kernel).
       const root = Math.sqrt(d);
       return {raw: softmax(row), scaled: softmax(row.map((s) => s / root))};
     },
+    /** rotary_embedding of one vector x (d,) at `position`: pair i turned by position · base^(-2i/d). */
+    rotary(x, position, base) {
+      const d = x.length, out = new Array(d);
+      for (let j = 0; j < d; j += 2) {
+        const angle = position * Math.pow(base, -j / d); // theta = base ** (-arange(0, d, 2) / d)
+        const cos = Math.cos(angle), sin = Math.sin(angle);
+        out[j] = x[j] * cos - x[j + 1] * sin;
+        out[j + 1] = x[j] * sin + x[j + 1] * cos;
+      }
+      return out;
+    },
+    /** RotaryExplorer.score: R_m q · R_n k. */
+    rotaryScore(q, k, m, n, base) {
+      const qr = math.rotary(q, m, base), kr = math.rotary(k, n, base);
+      let s = 0;
+      for (let j = 0; j < qr.length; j++) s += qr[j] * kr[j];
+      return s;
+    },
     /** np.histogram(..., density=True) from counts: n / db / n.sum(). */
     density(counts, edges) {
       const total = sum(counts);
@@ -635,6 +653,78 @@ stays the picture in the kernel).
     redraw();
     return {controls: controls,
             drawn: () => ({weights: update.cells, colours: update.colours(), line_alpha: drawn.line_alpha, computed: drawn})};
+  };
+
+  explorers.rotary = function (root, s) {
+    const box = controlsBox(root);
+    let ready = false;
+    const later = () => ready && redraw();
+    const controls = {m: slider(box, s.m, int, later), n: slider(box, s.n, int, later), pair: slider(box, s.pair, int, later)};
+    const figure = document.createElement("div");
+    figure.className = "av-figure";
+    root.appendChild(figure);
+    // left: one pair, as given (faint) and turned (solid), scaled so that the longer of q and k has length 1
+    const pp = panel(figure, 220, 230, "", {left: 30, bottom: 34});
+    const pairTitle = el("text", {x: pp.width / 2, y: 14, "text-anchor": "middle", class: "av-title"}, pp.svg, "");
+    const lim = 1.15, side = Math.min(pp.x1 - pp.x0, pp.y1 - pp.y0);
+    const px = linear(-lim, lim, pp.x0, pp.x0 + side), py = linear(-lim, lim, pp.y0 + side, pp.y0);
+    el("line", {x1: px(-lim), x2: px(lim), y1: py(0), y2: py(0), class: "av-grid"}, pp.svg);
+    el("line", {x1: px(0), x2: px(0), y1: py(-lim), y2: py(lim), class: "av-grid"}, pp.svg);
+    axisLabel(pp, "coordinate 2i");
+    axisLabel(pp, "coordinate 2i+1", true);
+    const qBefore = arrow(pp.svg, s.accent, 2), kBefore = arrow(pp.svg, s.input, 2);
+    pp.svg.querySelectorAll(".av-arrow").forEach((g) => g.setAttribute("opacity", "0.25"));
+    const qArrow = arrow(pp.svg, s.accent, 3), kArrow = arrow(pp.svg, s.input, 3);
+    // right: the score against the offset n - m (query at 0 or key at 0), and the sliders' dot
+    const ps = panel(figure, 320, 230, "", {left: 44, bottom: 34});
+    const title = el("text", {x: ps.width / 2, y: 14, "text-anchor": "middle", class: "av-title"}, ps.svg, "");
+    axisLabel(ps, "offset n − m");
+    axisLabel(ps, "score  R_m q · R_n k", true);
+    const P = s.max_position, curve = [];
+    for (let delta = -P; delta <= P; delta++) {
+      curve.push([delta, delta >= 0 ? math.rotaryScore(s.q, s.k, 0, delta, s.base) : math.rotaryScore(s.q, s.k, -delta, 0, s.base)]);
+    }
+    let lo = Math.min(...curve.map((c) => c[1])), hi = Math.max(...curve.map((c) => c[1]));
+    const pad = 0.08 * (hi - lo || 1);
+    lo -= pad; hi += pad;
+    const sx = linear(-P, P, ps.x0, ps.x1), sy = linear(lo, hi, ps.y1, ps.y0);
+    el("line", {x1: ps.x0, x2: ps.x0, y1: ps.y0, y2: ps.y1, class: "av-axis"}, ps.svg);
+    el("line", {x1: ps.x0, x2: ps.x1, y1: ps.y1, y2: ps.y1, class: "av-axis"}, ps.svg);
+    if (lo < 0 && hi > 0) el("line", {x1: ps.x0, x2: ps.x1, y1: sy(0), y2: sy(0), class: "av-grid"}, ps.svg);
+    for (const t of [-P, 0, P]) el("text", {x: sx(t), y: ps.y1 + 12, "text-anchor": "middle", class: "av-tick"}, ps.svg, String(t));
+    el("polyline", {class: "av-curve", fill: "none", points: curve.map((c) => `${sx(c[0])},${sy(c[1])}`).join(" ")}, ps.svg);
+    const dot = el("circle", {r: 5, fill: s.accent, class: "av-dot"}, ps.svg);
+    let drawn = null;
+    function redraw() {
+      const m = controls.m.get(), n = controls.n.get(), i = controls.pair.get(), j = 2 * i;
+      const q = [s.q[j], s.q[j + 1]], k = [s.k[j], s.k[j + 1]];
+      const unit = Math.max(Math.hypot(q[0], q[1]), Math.hypot(k[0], k[1]), 1e-12);
+      const qr = math.rotary(s.q, m, s.base), kr = math.rotary(s.k, n, s.base);
+      const qTip = [qr[j] / unit, qr[j + 1] / unit], kTip = [kr[j] / unit, kr[j + 1] / unit];
+      qBefore(px(0), py(0), px(q[0] / unit), py(q[1] / unit));
+      kBefore(px(0), py(0), px(k[0] / unit), py(k[1] / unit));
+      qArrow(px(0), py(0), px(qTip[0]), py(qTip[1]), qTip);
+      kArrow(px(0), py(0), px(kTip[0]), py(kTip[1]), kTip);
+      let score = 0;
+      for (let t = 0; t < qr.length; t++) score += qr[t] * kr[t];
+      dot.setAttribute("cx", sx(n - m));
+      dot.setAttribute("cy", sy(score));
+      dot.dataset.v = JSON.stringify([n - m, score]);
+      pairTitle.textContent = `pair i = ${i}, θ_i = ${fixed(Math.pow(s.base, -2 * i / s.q.length), 3)} (scaled)`;
+      const offset = n - m;
+      title.textContent = `m = ${m}, n = ${n}: offset ${offset < 0 ? "-" : "+"}${Math.abs(offset)}, score ${score < 0 ? "" : "+"}${f2(score)}`;
+      drawn = {q: qTip, k: kTip, offset: offset, score: score};
+    }
+    ready = true;
+    redraw();
+    return {
+      controls: controls,
+      drawn() {
+        const tips = Array.from(pp.svg.querySelectorAll(".av-arrow")).filter((g) => g.dataset.tip).map((g) => JSON.parse(g.dataset.tip));
+        const [offset, score] = JSON.parse(dot.dataset.v);
+        return {q: tips[0], k: tips[1], offset: offset, score: score, computed: drawn};
+      },
+    };
   };
 
   // ----------------------------------------------------------------------------------------------
