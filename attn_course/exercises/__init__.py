@@ -23,7 +23,8 @@ from .transformer import (check_causal_mask, check_induction_scores, check_perpl
                           check_reversal_alignment, check_transformer_masks)
 from .background import check_dot_product_scores, check_kernel_regression_nd, check_wide_bandwidth_prediction
 from .attention import check_causal_attention_in_blocks, check_equivalent_bandwidth, check_shifted_keys_prediction
-from .mathematics import check_masked_attention_backward, check_softmax_jacobian, check_unscaled_prediction
+from .mathematics import (check_listing_prediction, check_masked_attention_backward, check_softmax_jacobian,
+                          check_unscaled_prediction)
 from .practice import check_causal_padded_attention, check_mha_parameter_count, check_weights_shape_prediction
 from .concepts import check_lookup_slope, check_multi_head_cross_attention, check_scaled_temperature_prediction
 from .efficiency import check_causal_tiled, check_merge_states, check_rescale_prediction

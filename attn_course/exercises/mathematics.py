@@ -391,6 +391,31 @@ def check_unscaled_prediction(prediction):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Exercise 4b.1 (predict): the first line of the source's listing.
+
+LISTING_PREDICTION = "list"  # the reference of exercise 4b.1
+
+
+@checker
+def check_listing_prediction(prediction):
+    """Check a prediction of what the first step of the source's §4.3 listing, `query[i] * keys[i]` with
+    query = [1, 0, 1] and keys = [[1, 0], [0, 1], [1, 1]] (plain Python lists), gives for i = 0:
+    "number" (a dot product), "list" or "error"."""
+    from .predict import check_choice
+
+    query, keys = [1, 0, 1], [[1, 0], [0, 1], [1, 1]]       # the listing's own numbers
+    first = query[0] * keys[0]                              # int * list: Python repeats the list
+    return check_choice(prediction, {
+        "list": "an int times a list repeats the list, so no number is multiplied and no dot product is "
+                "computed; nothing fails yet",
+        "number": "the listing never sums products of components: `query[i]` is one number and `keys[i]` a "
+                  "whole list, and an int times a Python list is not arithmetic on numbers",
+        "error": "Python accepts an int times a list without complaint: it is the list repeated, so step 1 "
+                 "goes wrong silently",
+    }, "list", f"query[0] * keys[0] = {first!r}, a {type(first).__name__}")
+
+
+# ---------------------------------------------------------------------------------------------------
 # Exercise 4.5 (derive): the Jacobian of the softmax.
 
 def softmax_jacobian(z):
@@ -593,6 +618,10 @@ EXERCISES = [
              chapter="04_mathematics", solution="unscaled_prediction", level="predict",
              mistakes=(Mistake('unscaled_prediction = "same"', "the Jacobian diag(p) - p p^T depends on the weights"),
                        Mistake('unscaled_prediction = "larger"', "larger scores make the weights more decided"))),
+    Exercise(checker=check_listing_prediction, reference="attn_course.exercises.mathematics.LISTING_PREDICTION",
+             chapter="04b_case_studies", solution="listing_prediction", level="predict",
+             mistakes=(Mistake('listing_prediction = "number"', "never sums products of components"),
+                       Mistake('listing_prediction = "error"', "Python accepts an int times a list"))),
     Exercise(checker=check_softmax_jacobian, reference="attn_course.exercises.mathematics.softmax_jacobian",
              chapter="04_mathematics", solution="softmax_jacobian", level="derive", points=2,
              mistakes=(Mistake("import numpy as np\ndef softmax_jacobian(z):\n"
