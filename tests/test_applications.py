@@ -185,7 +185,7 @@ def test_model_shapes():
     (lambda m: m["vit"](torch.zeros(2, 8, 9)), ValueError, "images must have shape (batch, 8, 8), got (2, 8, 9)"),
     (lambda m: m["vit"](torch.zeros(2, 8, 8, dtype=torch.long)), TypeError, "images must be a floating-point"),
     (lambda m: models.Seq2Seq(5), ValueError, "give exactly one of n_in"),
-    (lambda m: training.train("parsing"), ValueError, "name must be one of ['reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
+    (lambda m: training.train("parsing"), ValueError, "name must be one of ['masked', 'reverse', 'sentiment', 'speech', 'tales', 'translation', 'vit']"),
     (lambda m: training.train("sentiment", steps=0), ValueError, "steps must be a positive int"),
 ])
 def test_bad_model_input_is_named(call, error, says):
