@@ -12,8 +12,9 @@ site: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/jupyter-book build . -W --keep-going --all
 	$(BIN)/python scripts/make_slides.py
 
+# Everything: the retraining tests run once, in test-other-cpu (as another machine trains), not again here.
 test: lint site chromium test-other-cpu
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not retrain"
 
 # Pyflakes and syntax errors (pyproject.toml's [tool.ruff]) in the package, scripts, tests, benchmarks and
 # the chapters' code: a second or two.

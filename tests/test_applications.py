@@ -248,6 +248,7 @@ def _alignment(name, result):
 
 
 @pytest.mark.slow
+@pytest.mark.retrain
 @pytest.mark.parametrize("name", NAMES)
 def test_retraining_gives_a_model_that_does_what_the_chapter_says(name):
     retrained = training.train(name)  # the recipe: seed 0, one thread, float64

@@ -306,6 +306,7 @@ def test_the_shipped_masked_model_restores_what_only_the_right_side_reveals():
 
 
 @pytest.mark.slow
+@pytest.mark.retrain
 def test_retrained_masked_model_restores_what_only_the_right_side_reveals():
     masked, causal = _restored_by_role(training.train("masked"), True), _restored_by_role(training.load("tales"), False)
     for role in ("said", "first echo"):
@@ -327,6 +328,7 @@ def test_weights_are_small_and_pickle_free():
 # Retraining is deterministic on one machine, not across machines (float64 rounding differs between BLAS
 # kernels and training amplifies it), so a retrained model is held to what the chapters say it does.
 @pytest.mark.slow
+@pytest.mark.retrain
 def test_retrained_reverser_reverses_and_aligns():
     retrained = training.train("reverse")  # the recipe's seed, one thread, float64
     test = sequences.reverse_split(seed=0)[1]
@@ -339,6 +341,7 @@ def test_retrained_reverser_reverses_and_aligns():
 
 
 @pytest.mark.slow
+@pytest.mark.retrain
 def test_retrained_language_model_forms_induction_heads():
     retrained = training.train("tales")
     train, test = sequences.tale_split(seed=0)
