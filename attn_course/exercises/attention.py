@@ -312,7 +312,7 @@ def check_shifted_keys_prediction(prediction):
         "flatter": "the shift q · c is the same for every key of a query, so the differences between the "
                    "scores, which set how flat the weights are, stay the same",
     }, "unchanged", f"with a random c of length {np.linalg.norm(c):.1f}, the weights before and after agree to "
-                    f"1e-12: {np.allclose(before, after, rtol=0, atol=1e-12)}")
+                    f"12 decimal places: {np.allclose(before, after, rtol=0, atol=1e-12)}")
 
 
 # ---------------------------------------------------------------------------------------------------
