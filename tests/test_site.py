@@ -241,7 +241,7 @@ def test_chinese_text_renders_with_a_font_not_as_tofu(browser, server, page_path
         # the slices of the font for the characters just shown (another slide, say) load, and the page settles
         page.evaluate("async () => { await document.fonts.ready; "
                       "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); }")
-        page.wait_for_timeout(100)
+        page.wait_for_timeout(400)  # a slide's transition, a diagram's late drawing
         pair = page.evaluate(RECTS, i)
         shots = [_pixels(page.screenshot(clip=pair[side])) for side in "ab"]
         # Two different glyphs differ in far more than 5% of their pixels, however they are aligned; two
