@@ -6,11 +6,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: site site-student grading test test-quick test-other-cpu lint text execute student dist setup chromium clean
+.PHONY: site site-student grading translations test test-quick test-other-cpu lint text execute student dist setup chromium clean
 
+# Both editions, side by side: English in _build/html/, Chinese (built from the same sources and the
+# catalogues of locales/zh_CN, scripts/i18n.py) in _build/html/zh_CN/; then every chapter's slides in each.
 site: $(VENV)/.installed _vendor/.stamp
 	$(BIN)/jupyter-book build . -W --keep-going --all
+	$(BIN)/python scripts/i18n.py config
+	$(BIN)/jupyter-book build . -W --keep-going --all --config _build/zh_CN-config/_config.yml --path-output _build/zh_CN
+	rm -rf _build/html/zh_CN && cp -r _build/zh_CN/_build/html _build/html/zh_CN
 	$(BIN)/python scripts/make_slides.py
+
+# The Chinese edition's sources, after a chapter or page changed: its messages extracted and the catalogues
+# updated (new messages untranslated, changed ones fuzzy: translate them), then the Chinese notebooks
+# remade from the chapters and the catalogues (book/how_to_use.md; tests/test_i18n.py checks all three).
+translations: $(VENV)/.installed
+	$(BIN)/python scripts/i18n.py extract
+	$(BIN)/python scripts/i18n.py notebooks
+	$(BIN)/python scripts/i18n.py check
 
 # Everything: the retraining tests run once, in test-other-cpu (as another machine trains), not again here.
 test: lint site chromium test-other-cpu
@@ -53,9 +66,11 @@ execute: $(VENV)/.installed
 	$(BIN)/python scripts/execute_notebooks.py
 	$(MAKE) text
 
-# The student edition: student/notebooks/, solutions removed and outputs cleared (see book/instructor_guide.md).
+# The student edition: student/notebooks/ and the Chinese student/zh_CN/notebooks/, solutions removed and
+# outputs cleared (see book/instructor_guide.md).
 student: $(VENV)/.installed
 	$(BIN)/python scripts/make_student_edition.py
+	$(BIN)/python scripts/make_student_edition.py --out student/zh_CN zh_CN/notebooks/*.ipynb
 
 # The class-grading export: an nbgrader course in grading/ (one assignment per chapter: solutions marked,
 # autograded tests with points, hidden tests), made from the chapters and the exercise registry.

@@ -1,9 +1,10 @@
 """Present any chapter as reveal.js slides, served by the website itself (no CDN).
 
-    python scripts/make_slides.py [notebooks/03_algorithm.ipynb ...]     (default: every chapter)
+    python scripts/make_slides.py [notebooks/03_algorithm.ipynb ...]     (default: every chapter, both editions)
 
-Writes _build/html/slides/<chapter>.slides.html next to the built site (run after `make site`; the
-slides load reveal.js, MathJax, mermaid, require.js and the widget manager from the site's _static/).
+Writes _build/html/slides/<chapter>.slides.html next to the built site, and the Chinese edition's, made
+from zh_CN/notebooks/, into _build/html/zh_CN/slides/ (run after `make site`; the slides load reveal.js,
+MathJax, mermaid, require.js and the widget manager from the site's _static/).
 
 Slides come from the notebook's own slide metadata (View > Cell Toolbar > Slideshow in Jupyter,
 `metadata.slideshow.slide_type`). Where a cell has none, its place is derived from the chapter's
@@ -24,7 +25,6 @@ import toc
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = ROOT / "_build" / "html"
-OUT = SITE / "slides"
 STATIC = "../_static"  # from _build/html/slides/ to the site's static files
 
 
@@ -63,14 +63,22 @@ def exporter():
 def main(paths):
     if not (SITE / "_static" / "reveal.js" / "dist" / "reveal.js").exists():
         sys.exit("build the website first (make site): the slides load their scripts from _build/html/_static/")
-    paths = [Path(p).resolve() for p in paths] or toc.chapters()
-    OUT.mkdir(exist_ok=True)
+    english = [Path(p).resolve() for p in paths] or toc.chapters()
+    # the Chinese edition's: the same chapters, their markdown translated (scripts/i18n.py)
+    chinese = [ROOT / "zh_CN" / "notebooks" / p.name for p in english]
+    for site, chapters in ((SITE, english), (SITE / "zh_CN", [p for p in chinese if p.exists()])):
+        if chapters and site.exists():
+            write_slides(chapters, site / "slides")
+
+
+def write_slides(paths, out):
+    out.mkdir(exist_ok=True)
     slides = exporter()
     for path in paths:
         nb = with_slide_metadata(nbformat.read(path, as_version=4))
         html, _ = slides.from_notebook_node(nb, resources={"widgets_config_url": f"{STATIC}/widgets-config.js",
                                                                "cjk_css_url": f"{STATIC}/noto-sans-sc/cjk.css"})
-        target = OUT / f"{path.stem}.slides.html"
+        target = out / f"{path.stem}.slides.html"
         target.write_text(html, encoding="utf-8")
         n = sum(c.metadata["slideshow"]["slide_type"] in ("slide", "subslide") for c in nb.cells)
         print(f"{target.relative_to(ROOT)}: {n} slides")

@@ -251,3 +251,74 @@ def test_chinese_text_renders_with_a_font_not_as_tofu(browser, server, page_path
     context.close()
     assert checked > 0, "every text with Chinese was replaced before it could be looked at"
     assert not tofu, f"Chinese drawn as empty boxes (no font has the glyphs): {tofu}"
+
+
+# ---- the two editions: English at the root, Chinese in zh_CN/ (book/_ext/language_switch.py) -------------
+
+SWITCH = re.compile(r'class="btn av-language-switch" href="([^"]+)"')
+
+
+def book_pages():
+    """The Sphinx pages (not the slides) of both editions."""
+    return [p for p in pages() if "/slides/" not in f"/{p}" and not p.endswith("index.html")]  # index: a redirect
+
+
+def test_both_editions_are_built_page_for_page():
+    english = {p for p in book_pages() if not p.startswith("zh_CN/")}
+    chinese = {p.removeprefix("zh_CN/") for p in book_pages() if p.startswith("zh_CN/")}
+    assert chinese, "the Chinese edition is not built: run `make site`"
+    assert english == chinese, f"pages in one edition only: {sorted(english ^ chinese)}"
+    assert {p.removeprefix("zh_CN/") for p in pages() if "slides/" in p and p.startswith("zh_CN/")} == \
+        {p for p in pages() if p.startswith("slides/")}, "the Chinese slides differ from the English ones"
+
+
+@pytest.mark.parametrize("page_path", book_pages())
+def test_every_page_links_to_the_same_page_in_the_other_edition(page_path):
+    found = SWITCH.search((SITE / page_path).read_text(encoding="utf-8"))
+    assert found, f"{page_path} has no language switch"
+    target = ((SITE / page_path).parent / found.group(1)).resolve().relative_to(SITE.resolve()).as_posix()
+    other = page_path.removeprefix("zh_CN/") if page_path.startswith("zh_CN/") else f"zh_CN/{page_path}"
+    assert target == other, f"{page_path}: the switch leads to {target}, not {other}"
+
+
+def test_chinese_pages_launch_and_download_the_chinese_notebooks():
+    for chapter in toc_chapters():
+        html = (SITE / "zh_CN" / "notebooks" / f"{chapter}.html").read_text(encoding="utf-8")
+        assert f"blob/main/zh_CN/notebooks/{chapter}.ipynb" in html, f"{chapter}: Colab opens the English notebook"
+        assert f"lab/tree/zh_CN/notebooks/{chapter}.ipynb" in html, f"{chapter}: Binder opens the English notebook"
+        download = SITE / "zh_CN" / "_sources" / "notebooks" / f"{chapter}.ipynb"
+        assert download.read_bytes() == (ROOT / "zh_CN" / "notebooks" / f"{chapter}.ipynb").read_bytes()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1280, 390])
+def test_language_switch_goes_there_and_back(browser, server, width):
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    page = context.new_page()
+    page.goto(server + "notebooks/03_algorithm.html", wait_until="networkidle")
+    page.get_by_role("link", name="中文", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/zh_CN/notebooks/03_algorithm.html")
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert CJK.search(page.locator("h1").first.inner_text()), "the Chinese page's title is not in Chinese"
+    page.get_by_role("link", name="English", exact=True).click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("/notebooks/03_algorithm.html") and "/zh_CN/" not in page.url
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("edition, query", [("", "softmax"), ("", "attention pooling"), ("zh_CN/", "注意力"),
+                                            ("zh_CN/", "掩码"), ("zh_CN/", "注意力汇聚")])
+def test_search_finds_pages_in_both_languages(browser, server, edition, query):
+    """Chinese is written without spaces: the index is cut into words by jieba (scripts/i18n.py)."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{server}{edition}search.html?q={query}", wait_until="networkidle")
+    page.wait_for_function("document.querySelector('#search-results .search-summary') !== null", timeout=20_000)
+    hits = page.locator("#search-results ul.search > li")
+    n = hits.count()
+    links = [hits.nth(i).locator("a").first.get_attribute("href") for i in range(min(n, 5))]
+    context.close()
+    assert n >= 2, f"searching {query!r} in /{edition} found {n} pages"
+    assert all(("zh_CN/" in (edition + link)) == bool(edition) for link in links), links
