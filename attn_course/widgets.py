@@ -523,7 +523,7 @@ class ExampleExplorer(Explorer):
                     "y_labels": ticks(ax.get_yticklabels()), "title": ax.get_title()}
         if name == "sentiment":
             ax = axes[0]
-            bars = [p for p in ax.patches]
+            bars = list(ax.patches)
             return {"heights": [b.get_height() for b in bars], "values": [t.get_text() for t in ax.texts],
                     "carriers": [b.get_facecolor() == mpl_colors.to_rgba(viz.ACCENT) for b in bars],
                     "x_labels": ticks(ax.get_xticklabels()), "title": ax.get_title()}
