@@ -19,6 +19,7 @@ import io
 import ipywidgets as widgets
 import numpy as np
 import PIL.Image
+from matplotlib import colors as mpl_colors
 from matplotlib.artist import Artist
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
@@ -505,6 +506,34 @@ class ExampleExplorer(Explorer):
         viz.draw_example(self.figure, self.result, self.controls["example"].value)
         self.figure.tight_layout()
         self._background = None  # redraw it all
+
+    def drawn(self):
+        """What draw_example drew, read back from the figure: the arrays its images show, the tick labels and
+        titles, and per application: translation "alignment" (the outlined cells), sentiment "heights",
+        "values" (the bars' labels) and "carriers" (the red bars), speech "boxes" ((first frame, frames) per key)."""
+        axes, name = self.figure.axes, self.result.name
+        ticks = lambda ticklabels: [t.get_text() for t in ticklabels]  # noqa: E731
+        if name == "translation":
+            ax = axes[0]
+            weights = np.array(ax.images[0].get_array())
+            outlined = np.zeros(weights.shape, dtype=bool)
+            j, i = np.rint(ax.collections[0].get_offsets()).astype(int).T
+            outlined[i, j] = True
+            return {"weights": weights, "alignment": outlined, "x_labels": ticks(ax.get_xticklabels()),
+                    "y_labels": ticks(ax.get_yticklabels()), "title": ax.get_title()}
+        if name == "sentiment":
+            ax = axes[0]
+            bars = list(ax.patches)
+            return {"heights": [b.get_height() for b in bars], "values": [t.get_text() for t in ax.texts],
+                    "carriers": [b.get_facecolor() == mpl_colors.to_rgba(viz.ACCENT) for b in bars],
+                    "x_labels": ticks(ax.get_xticklabels()), "title": ax.get_title()}
+        if name == "vit":
+            return {"image": np.array(axes[0].images[0].get_array()), "raw": np.array(axes[1].images[1].get_array()),
+                    "rollout": np.array(axes[2].images[1].get_array()), "title": axes[0].get_title()}
+        ax_spec, ax_align = axes[:2]
+        boxes = [(round(b.get_x() + 0.5), round(b.get_width())) for b in ax_align.patches]
+        return {"spectrogram": np.array(ax_spec.images[0].get_array()), "weights": np.array(ax_align.images[0].get_array()),
+                "boxes": boxes, "y_labels": ticks(ax_align.get_yticklabels()), "title": ax_spec.get_title()}
 
     def __repr__(self):
         return f"ExampleExplorer({self.result.name}, example={self.controls['example'].value})"

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_live_site.py [steps]          (after `make site`)
 
-Per explorer, its first control (a slider, or the first key's toggle) is moved `steps` times (default 60)
+Per explorer (chapter 6's example explorers named by their application: example:speech), its first control
+(a slider, or the first key's toggle) is moved `steps` times (default 60)
 by input events, as a reader's drag or keypress makes them; each step is timed in the page from just
 before the event to
     redraw   the script's work done and the page's style and layout brought up to date (the work a frame
@@ -45,7 +46,8 @@ STEP = """async ([i, steps]) => {
         await new Promise(r => requestAnimationFrame(() => r()));
         frame.push(performance.now() - t0);
     }
-    return {kind: root.dataset.kind, control: input.type === 'range' ? input.labels[0].textContent : 'toggle',
+    const example = root.querySelector('.av-example');  // chapter 6: one explorer kind, four applications
+    return {kind: root.dataset.kind + (example ? ':' + example.dataset.name : ''), control: input.type === 'range' ? input.labels[0].textContent : 'toggle',
             redraw, frame};
 }"""
 
@@ -66,7 +68,7 @@ def main(steps=60):
     pages = sorted(p for p in (SITE / "notebooks").glob("*.html") if 'class="av-explorer"' in p.read_text(encoding="utf-8"))
     static = sum(len(gzip.compress((SITE / "_static" / f).read_bytes(), 9)) for f in ("av-explorers.js", "av-explorers.css"))
     print(f"script + style, gzipped: {static / 1024:.1f} KB (loaded only by the {len(pages)} pages with explorers)\n")
-    print(f"{'page':<20} {'explorer':<18} {'control':<10} {'redraw p50':>10} {'p95 ms':>7} {'frame p50':>10} {'p95 ms':>7}")
+    print(f"{'page':<20} {'explorer':<20} {'control':<10} {'redraw p50':>10} {'p95 ms':>7} {'frame p50':>10} {'p95 ms':>7}")
     live = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
@@ -82,7 +84,7 @@ def main(steps=60):
             live[-1] += (sum(len(gzip.compress(s.encode(), 9)) for s in specs),)
             for i in range(page.locator(".av-explorer").count()):
                 r = page.evaluate(STEP, [i, steps])
-                print(f"{path.stem:<20} {r['kind']:<18} {r['control'][:10]:<10} {percentile(r['redraw'], 50):>10.2f} "
+                print(f"{path.stem:<20} {r['kind']:<20} {r['control'][:10]:<10} {percentile(r['redraw'], 50):>10.2f} "
                       f"{percentile(r['redraw'], 95):>7.2f} {percentile(r['frame'], 50):>10.2f} {percentile(r['frame'], 95):>7.2f}")
             page.close()
         browser.close()

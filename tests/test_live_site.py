@@ -5,13 +5,18 @@ spec checked equal, so it is the same explorer), then both are moved through a s
 (the stored start, off-grid values, extremes: the temperature at its smallest, every key but one masked)
 and what the page draws (bar heights, arrow tips, heatmap cells, curve points, read back from the DOM)
 is compared with the Python explorer's `drawn()` to 1e-12. A seeded sweep of hundreds of random cases
-calls the page's math directly. The network is cut: only the local server answers.
+calls the page's math directly. Chapter 6's example explorers draw from the held-out examples stored in
+their spec, quantised (attn_course/web.py): there the page is compared with the Python explorer's picture
+passed through the same rounding. The network is cut: only the local server answers.
 Run `make site` first (`make test` does).
 """
+import functools
+
 import numpy as np
 import pytest
 
 from matplotlib import colormaps
+from matplotlib.colors import Normalize
 
 from attn_course import viz, web, widgets
 from attn_course.attention import scaled_dot_product_attention
@@ -23,7 +28,8 @@ from test_site import server  # noqa: F401  (the fixture: the built site on 127.
 pytestmark = pytest.mark.browser
 
 TOL = 1e-12
-CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05b_positions", "06c_language_model", "07_tools"]
+CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05b_positions", "06_applications",
+            "06c_language_model", "07_tools"]
 
 
 def open_page(browser, server, path, **context_args):  # noqa: F811
@@ -57,6 +63,8 @@ def python_explorer(spec):
             e.controls[f"key {i}"].value = on
     elif kind == "kernel_regression":
         e = widgets.KernelRegressionExplorer(n_train=len(spec["x_train"]), bandwidth=spec["h"]["value"])
+    elif kind == "example":
+        e = widgets.ExampleExplorer(held_out(spec["name"]), start=spec["example"]["value"])
     elif kind == "rotary":
         e = widgets.RotaryExplorer(spec["q"], spec["k"], m=spec["m"]["value"], n=spec["n"]["value"],
                                    pair=spec["pair"]["value"], base=spec["base"], max_position=spec["max_position"])
@@ -67,6 +75,14 @@ def python_explorer(spec):
             e.controls["layer"].value = spec["layer"]["value"]
     assert web.spec(e) == spec, f"the {kind} explorer built again from its spec is not the page's explorer"
     return e
+
+
+@functools.cache
+def held_out(name):
+    """The Result chapter 6 draws: the shipped model of application `name` on its held-out examples."""
+    from attn_course import evaluation, training
+
+    return evaluation.evaluate(name, training.load(name))
 
 
 def settings(spec):
@@ -91,6 +107,10 @@ def settings(spec):
     if kind == "kernel_regression":
         h = spec["h"]
         return [{"h": 10 ** h["min"]}, {"h": 10 ** h["max"]}, {"h": 0.2718}, {"h": 1.0}]
+    if kind == "example":
+        top, start = spec["example"]["max"], spec["example"]["value"]
+        seeded = np.random.default_rng(6).integers(0, top + 1, 4).tolist()
+        return [{"example": v} for v in [top, 0, 1, *seeded, top - 1, start]]
     if kind == "rotary":
         top, last = spec["max_position"], spec["pair"]["max"]
         return [{"m": 0, "n": 0}, {"m": top}, {"n": top}, {"m": 0}, {"pair": last}, {"m": 7, "n": 3},
@@ -100,8 +120,35 @@ def settings(spec):
     return [{"head": h, **({"layer": layer} if layer is not None else {})} for layer in layers for h in heads]
 
 
+def as_on_the_site(spec, drawn):
+    """An ExampleExplorer's drawn() as the site draws it: its maps through web.py's rounding (levels)."""
+    if spec["kind"] != "example":
+        return drawn
+    out = dict(drawn)
+    for key in ("weights", "heights"):  # weights in [0, 1]: 8-bit levels; the sentiment bars: hundredths
+        if key in drawn:
+            out[key] = web.dequantised(web.levels(drawn[key], 0, 1, spec["steps"]), 0, 1, spec["steps"])
+    if "image" in drawn:
+        out["image"] = web.dequantised(web.levels(drawn["image"], 0, 1, spec["image_steps"]), 0, 1, spec["image_steps"])
+        for name in ("raw", "rollout"):  # each map between its min and max; those ends to 4 decimals
+            m = np.asarray(drawn[name])
+            k = web.levels(m, m.min(), m.max(), spec["steps"])
+            out[name] = web.dequantised(k, np.round(m.min(), 4), np.round(m.max(), 4), spec["steps"])
+    if "spectrogram" in drawn:  # 4 bits between its own min and max, as a share of that range
+        m, steps = np.asarray(drawn["spectrogram"]), spec["spectrogram_steps"]
+        out["spectrogram"] = web.dequantised(web.levels(m, m.min(), m.max(), steps), 0, 1, steps)
+    if "carriers" in drawn:
+        out["carriers"] = [bool(c) for c in drawn["carriers"]]
+    if "boxes" in drawn:
+        out["boxes"] = [list(b) for b in drawn["boxes"]]
+    return out
+
+
 def compare(page_drawn, python_drawn, what):
     for key, expected in python_drawn.items():
+        if isinstance(expected, str) or (isinstance(expected, list) and expected and not isinstance(expected[0], float)):
+            assert page_drawn[key] == expected, f"{what}: {key} is {page_drawn[key]!r} in the page, {expected!r} in Python"
+            continue
         got = np.asarray(page_drawn[key], dtype=float)
         expected = np.asarray(expected, dtype=float)
         assert got.shape == expected.shape, f"{what}: {key} has shape {got.shape} in the page, {expected.shape} in Python"
@@ -110,15 +157,19 @@ def compare(page_drawn, python_drawn, what):
 
 def compare_colours(page_drawn, python_drawn, what):
     """The heatmap's cells as painted in the page: viz.CMAP at each weight, as matplotlib maps it (N bins)."""
-    if "colours" not in page_drawn:
-        return
-    weights = np.asarray(python_drawn["weights"], dtype=float)
     cmap = colormaps[viz.CMAP]
-    expected = cmap(weights, bytes=True)[..., :3]  # weights live in [0, 1]: the scale every explorer here uses
-    bin_edge = np.abs(weights * cmap.N - np.round(weights * cmap.N)) < 1e-9  # roundoff could tip the bin there
-    got = np.asarray(page_drawn["colours"])
-    wrong = (got != expected).any(axis=-1) & ~bin_edge
-    assert not wrong.any(), f"{what}: {wrong.sum()} cells painted another colour, e.g. at {np.argwhere(wrong)[0]}"
+    if "colours" in page_drawn:
+        weights = np.asarray(python_drawn["weights"], dtype=float)
+        expected = cmap(weights, bytes=True)[..., :3]  # weights live in [0, 1]: the scale every explorer here uses
+        bin_edge = np.abs(weights * cmap.N - np.round(weights * cmap.N)) < 1e-9  # roundoff could tip the bin there
+        got = np.asarray(page_drawn["colours"])
+        wrong = (got != expected).any(axis=-1) & ~bin_edge
+        assert not wrong.any(), f"{what}: {wrong.sum()} cells painted another colour, e.g. at {np.argwhere(wrong)[0]}"
+    for name in ("raw", "rollout"):  # the ViT's overlays: matplotlib's own colour scale, the map's min to max
+        if f"{name}_colours" in page_drawn:
+            m = np.asarray(python_drawn[name])
+            expected = cmap(Normalize(m.min(), m.max())(m), bytes=True)[..., :3]
+            assert (np.asarray(page_drawn[f"{name}_colours"]) == expected).all(), f"{what}: the {name} map's colours"
 
 
 def set_page(page, index, values):
@@ -137,16 +188,16 @@ def test_explorers_draw_what_the_package_computes(browser, server, chapter):  # 
     assert specs, f"no live explorer on {chapter}"
     for index, spec in enumerate(specs):
         explorer = python_explorer(spec)
-        drawn = page_drawn(page, index)
-        compare(drawn, explorer.drawn(), f"{chapter} {spec['kind']} at its start")
-        compare_colours(drawn, explorer.drawn(), f"{chapter} {spec['kind']} at its start")
+        drawn, expected = page_drawn(page, index), as_on_the_site(spec, explorer.drawn())
+        compare(drawn, expected, f"{chapter} {spec['kind']} at its start")
+        compare_colours(drawn, expected, f"{chapter} {spec['kind']} at its start")
         for values in settings(spec):
             set_page(page, index, values)
             for name, value in values.items():
                 explorer.controls[name].value = value
-            drawn = page_drawn(page, index)
-            compare(drawn, explorer.drawn(), f"{chapter} {spec['kind']} {values}")
-            compare_colours(drawn, explorer.drawn(), f"{chapter} {spec['kind']} {values}")
+            drawn, expected = page_drawn(page, index), as_on_the_site(spec, explorer.drawn())
+            compare(drawn, expected, f"{chapter} {spec['kind']} {values}")
+            compare_colours(drawn, expected, f"{chapter} {spec['kind']} {values}")
     context.close()
     assert not problems, problems
 
@@ -170,6 +221,30 @@ def test_sliders_move_with_the_keyboard_and_show_their_value(browser, server):  
     explorer.controls[spec["labels"][0]].value = value
     compare(page_drawn(page, index), explorer.drawn(), "after three ArrowRight presses")
     context.close()
+
+
+def test_example_sliders_move_with_the_keyboard_over_every_stored_example(browser, server):  # noqa: F811
+    """Chapter 6: Home, End and the arrows pick examples; the slider's range is the spec's examples, no more."""
+    context, page, problems = open_page(browser, server, "notebooks/06_applications.html")
+    specs = live(page)
+    assert sorted(s["name"] for s in specs if s["kind"] == "example") == ["sentiment", "speech", "translation", "vit"]
+    for index, spec in enumerate(specs):
+        root = page.locator(".av-explorer").nth(index)
+        slider = root.locator("input[type=range]")
+        label = root.locator(f"label[for='{slider.get_attribute('id')}']")
+        assert label.is_visible() and label.inner_text() == "example"
+        assert int(slider.input_value()) == spec["example"]["value"]  # the notebook's start, e.g. the first wrong one
+        assert (slider.get_attribute("min"), slider.get_attribute("max")) == ("0", str(spec["example"]["max"]))
+        explorer = python_explorer(spec)
+        slider.focus()
+        for key, expected in [("End", spec["example"]["max"]), ("ArrowLeft", spec["example"]["max"] - 1), ("Home", 0),
+                              ("ArrowRight", 1)]:
+            page.keyboard.press(key)
+            assert int(slider.input_value()) == expected and root.locator("output").inner_text() == str(expected)
+            explorer.controls["example"].value = expected
+            compare(page_drawn(page, index), as_on_the_site(spec, explorer.drawn()), f"{spec['name']} after {key}")
+    context.close()
+    assert not problems, problems
 
 
 def test_random_sweep_of_the_page_math_matches_the_package(browser, server):  # noqa: F811
@@ -234,8 +309,9 @@ def test_random_sweep_of_the_page_rotary_embedding_matches_the_package(browser, 
     context.close()
 
 
-def test_explorers_fit_a_phone_and_stay_usable(browser, server):  # noqa: F811
-    context, page, _ = open_page(browser, server, "notebooks/03_algorithm.html", viewport={"width": 390, "height": 844})
+@pytest.mark.parametrize("chapter", ["03_algorithm", "06_applications"])
+def test_explorers_fit_a_phone_and_stay_usable(browser, server, chapter):  # noqa: F811
+    context, page, _ = open_page(browser, server, f"notebooks/{chapter}.html", viewport={"width": 390, "height": 844})
     live(page)
     for i in range(page.locator(".av-explorer").count()):
         root = page.locator(".av-explorer").nth(i)
@@ -261,8 +337,9 @@ def contrast(a, b):
     return (hi + 0.05) / (lo + 0.05)
 
 
-def test_explorers_are_readable_in_dark_mode(browser, server):  # noqa: F811
-    context, page, _ = open_page(browser, server, "notebooks/03_algorithm.html", color_scheme="dark")
+@pytest.mark.parametrize("chapter", ["03_algorithm", "06_applications"])
+def test_explorers_are_readable_in_dark_mode(browser, server, chapter):  # noqa: F811
+    context, page, _ = open_page(browser, server, f"notebooks/{chapter}.html", color_scheme="dark")
     live(page)
     page.evaluate("document.documentElement.dataset.theme = 'dark'")
     colours = page.evaluate("""() => {
@@ -279,10 +356,11 @@ def test_explorers_are_readable_in_dark_mode(browser, server):  # noqa: F811
     context.close()
 
 
-def test_without_javascript_the_snapshot_shows(browser, server):  # noqa: F811
-    context, page, _ = open_page(browser, server, "notebooks/03_algorithm.html", java_script_enabled=False)
+@pytest.mark.parametrize("chapter, explorers", [("03_algorithm", 2), ("06_applications", 4)])
+def test_without_javascript_the_snapshot_shows(browser, server, chapter, explorers):  # noqa: F811
+    context, page, _ = open_page(browser, server, f"notebooks/{chapter}.html", java_script_enabled=False)
     snapshots = page.locator(".av-explorer img.av-snapshot")
-    assert snapshots.count() == 2
+    assert snapshots.count() == explorers
     for img in snapshots.all():
         assert img.is_visible() and img.evaluate("i => i.complete && i.naturalWidth > 0")
     context.close()

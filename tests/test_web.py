@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from attn_course import web, widgets
+from attn_course import readout, web, widgets
 
 KEYS = [[1.0, 0.2], [-0.3, 1.0], [-0.8, -0.6], [0.6, -0.9]]
 VALUES = [[1.5, 0.5], [0.0, 1.6], [-1.4, -0.2], [0.4, -1.3]]
@@ -81,7 +81,7 @@ def test_rotary_spec_carries_q_k_and_base_not_the_turned_vectors():
 
 
 def test_an_explorer_without_a_website_form_keeps_the_widget_only():
-    """E.g. chapter 6's ExampleExplorer: no spec, so no text/html, and the site shows the widget's snapshot."""
+    """An explorer web.spec does not know: no spec, so no text/html, and the site shows the widget's snapshot."""
     import ipywidgets
 
     class Plain(widgets.Explorer):
@@ -97,3 +97,101 @@ def test_an_explorer_without_a_website_form_keeps_the_widget_only():
     explorer = Plain()
     assert web.spec(explorer) is None
     assert "text/html" not in explorer._repr_mimebundle_()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Chapter 6's ExampleExplorer: every held-out example, quantised
+
+APPLICATIONS = ("translation", "sentiment", "vit", "speech")
+
+
+@pytest.fixture(scope="module")
+def results():
+    from attn_course import evaluation, training
+
+    return {name: evaluation.evaluate(name, training.load(name)) for name in APPLICATIONS}
+
+
+def decoded(text):
+    return np.frombuffer(base64.b64decode(text), dtype=np.uint8)
+
+
+def bits(text, shape):
+    return np.unpackbits(decoded(text))[:int(np.prod(shape))].reshape(shape).astype(bool)
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_example_bundle_holds_the_spec_and_the_snapshot(results, name):
+    explorer = widgets.ExampleExplorer(results[name], start=3)
+    html = explorer._repr_mimebundle_()["text/html"]
+    assert html.startswith('<div class="av-explorer" data-kind="example">')
+    spec = spec_of(html)
+    assert spec == web.spec(explorer) and spec["name"] == name
+    n = len(results[name].truth)
+    assert spec["example"] == {"label": "example", "value": 3, "min": 0, "max": n - 1, "step": 1}  # every example
+    png = base64.b64decode(re.search(r'src="data:image/png;base64,([^"]+)"', html).group(1))
+    assert png == bytes(explorer.image.value)
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_example_spec_holds_every_example_at_the_stated_rounding(results, name):
+    r = results[name]
+    s = web.spec(widgets.ExampleExplorer(r))
+    n = len(r.truth)
+    half = 0.5 + 1e-9  # half a level, and roundoff
+    if name == "translation":
+        np.testing.assert_array_equal(decoded(s["source"]).reshape(r.inputs.shape), r.inputs)
+        np.testing.assert_array_equal(decoded(s["predicted"]).reshape(r.predictions.shape), r.predictions)
+        np.testing.assert_array_equal(decoded(s["right"]), (r.predictions == r.truth).all(axis=1))
+        np.testing.assert_array_equal(bits(s["alignment"], r.alignment.shape), r.alignment)
+    elif name == "sentiment":
+        np.testing.assert_array_equal(decoded(s["words"]).reshape(r.inputs.shape), r.inputs)
+        np.testing.assert_array_equal(decoded(s["truth"]), r.truth)
+        np.testing.assert_array_equal(decoded(s["predicted"]), r.predictions)
+        np.testing.assert_array_equal(bits(s["carriers"], r.alignment.shape), r.alignment)
+        hundredths = web.dequantised(decoded(s["weights"]), 0, 1, web.BAR_STEPS).reshape(r.weights.shape)
+        # the bars' labels on the site are the kernel's: f"{w:.2f}" of the stored value and of the weight agree
+        assert [f"{w:.2f}" for w in hundredths.ravel()] == [f"{w:.2f}" for w in r.weights.ravel()]
+        assert np.abs(hundredths - r.weights).max() <= half / web.BAR_STEPS
+    elif name == "vit":
+        np.testing.assert_array_equal(decoded(s["truth"]), r.truth)
+        np.testing.assert_array_equal(decoded(s["predicted"]), r.predictions)
+        image = web.dequantised(decoded(s["image"]), 0, 1, s["image_steps"]).reshape(r.inputs.shape)
+        np.testing.assert_array_equal(image, r.inputs)  # the digits' 17 grey levels, exactly
+        maps = np.array([readout.cls_maps(r, i) for i in range(n)]).reshape(2 * n, -1)   # raw, rollout, raw, ...
+        k = decoded(s["maps"]).reshape(maps.shape)
+        lo, hi = maps.min(axis=1, keepdims=True), maps.max(axis=1, keepdims=True)
+        np.testing.assert_array_equal(k, np.rint(255 * (maps - lo) / (hi - lo)))
+        assert (k.min(axis=1) == 0).all() and (k.max(axis=1) == 255).all()  # each map spans its colour scale
+        np.testing.assert_array_equal(s["lo"], np.round(lo[:, 0], 4))
+        np.testing.assert_array_equal(s["hi"], np.round(hi[:, 0], 4))
+        drawn = web.dequantised(k, np.array(s["lo"])[:, None], np.array(s["hi"])[:, None], s["steps"])
+        assert np.abs(drawn - maps).max() <= half * (hi - lo).max() / 255 + 5e-5 * 2
+    else:
+        np.testing.assert_array_equal(decoded(s["truth"]).reshape(r.truth.shape), r.truth)
+        np.testing.assert_array_equal(decoded(s["predicted"]).reshape(r.predictions.shape), r.predictions)
+        np.testing.assert_array_equal(bits(s["alignment"], r.alignment.shape), r.alignment)
+        packed = decoded(s["spectrogram"])
+        k = np.stack([packed >> 4, packed & 15], axis=1).ravel()[:r.inputs.size].reshape(n, -1)  # two to a byte
+        spectra = r.inputs.transpose(0, 2, 1).reshape(n, -1)                                        # (n, bins * frames)
+        lo, hi = spectra.min(axis=1, keepdims=True), spectra.max(axis=1, keepdims=True)
+        assert np.abs(k / s["spectrogram_steps"] - (spectra - lo) / (hi - lo)).max() <= half / s["spectrogram_steps"]
+    if name in ("translation", "speech"):
+        w = web.dequantised(decoded(s["weights"]), 0, 1, web.WEIGHT_STEPS).reshape(r.weights.shape)
+        assert np.abs(w - r.weights).max() <= half / web.WEIGHT_STEPS  # less than one of the 256 colours
+
+
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_example_spec_is_the_same_when_the_weights_differ_by_roundoff(results, name):
+    """Another CPU computes the weights with other roundoff (1e-16): the levels, and so the spec, stay the same."""
+    r = results[name]
+    noise = 1 + 1e-13 * np.random.default_rng(0).standard_normal(r.weights.shape)
+    other = r._replace(weights=r.weights * noise)
+    assert web.spec(widgets.ExampleExplorer(other)) == web.spec(widgets.ExampleExplorer(r))
+
+
+def test_levels_say_what_they_expected():
+    np.testing.assert_array_equal(web.levels([0.0, 0.5, 1.0], 0, 1, 255), [0, 128, 255])
+    np.testing.assert_allclose(web.dequantised([0, 255], 0.25, 0.75, 255), [0.25, 0.75])
+    with pytest.raises(ValueError, match="between lo and hi, got 0.0 .. 1.5 for 0 .. 1"):
+        web.levels([0.0, 1.5], 0, 1, 255)

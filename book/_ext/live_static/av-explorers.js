@@ -728,6 +728,258 @@ stays the picture in the kernel).
   };
 
   // ----------------------------------------------------------------------------------------------
+  // Chapter 6: one held-out example of a trained model (viz.draw_example), from the spec's precomputed
+  // examples. The spec holds every example the slider can pick, as base64 bytes (attn_course/web.py):
+  // ids, truth and predictions exactly, attention maps as levels k, drawn as lo + k (hi - lo) / steps.
+
+  function decodeBytes(b64) {
+    const text = atob(b64), out = new Uint8Array(text.length);
+    for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+    return out;
+  }
+  const bit = (bytes, i) => (bytes[i >> 3] >> (7 - (i & 7))) & 1; // np.packbits: first in the high bit
+  const nibble = (bytes, i) => (i & 1 ? bytes[i >> 1] & 15 : bytes[i >> 1] >> 4);
+  /** web.dequantised: the value level k stands for. */
+  const dequantised = (k, lo, hi, steps) => lo + k * ((hi - lo) / steps);
+
+  /** rows x cols values of `get(r, c)`, as nested arrays. */
+  function grid(rows, cols, get) {
+    return Array.from({length: rows}, (_, r) => Array.from({length: cols}, (_, c) => get(r, c)));
+  }
+
+  /** A vertical colour bar right of the plot area, lo at the bottom, labelled at both ends (and the middle). */
+  function colourBar(p, cmap, lo, hi, label, opacity) {
+    const x = p.x1 + 8, w = 8;
+    const holder = el("foreignObject", {x: x, y: p.y0, width: w, height: p.y1 - p.y0}, p.svg);
+    const canvas = document.createElement("canvas");
+    canvas.width = 1;
+    canvas.height = 256;
+    canvas.className = "av-cells";
+    if (opacity) canvas.style.opacity = String(opacity); // as the colours it labels are painted
+    holder.appendChild(canvas);
+    const ctx = canvas.getContext("2d"), image = ctx.createImageData(1, 256), colours = rgb(cmap);
+    for (let k = 0; k < 256; k++) image.data.set([...colours[255 - k], 255], 4 * k);
+    ctx.putImageData(image, 0, 0);
+    const y = linear(lo, hi, p.y1, p.y0);
+    for (const t of [lo, (lo + hi) / 2, hi]) {
+      el("text", {x: x + w + 3, y: y(t) + 3, class: "av-tick av-cbar"}, p.svg, fixed(t, 2));
+    }
+    const lx = x + w + 34, ly = (p.y0 + p.y1) / 2;
+    el("text", {x: lx, y: ly, transform: `rotate(-90 ${lx} ${ly})`, "text-anchor": "middle", class: "av-axis-label"}, p.svg, label);
+  }
+
+  /** Tick labels along the bottom (or top) of the plot area at the cells' centres; class names them for drawn(). */
+  function cellLabels(p, labels, axis, options) {
+    const o = options || {};
+    const n = labels.length;
+    return labels.map((t, k) => {
+      if (axis === "y") {
+        return el("text", {x: p.x0 - 4, y: p.y0 + ((k + 0.5) * (p.y1 - p.y0)) / n + 3, "text-anchor": "end", class: "av-tick av-ylabel"}, p.svg, t);
+      }
+      const x = p.x0 + ((k + 0.5) * (p.x1 - p.x0)) / n, y = o.top ? p.y0 - 4 : p.y1 + 11;
+      const attrs = {x: x, y: y, "text-anchor": "middle", class: "av-tick av-xlabel"};
+      if (o.rotate) Object.assign(attrs, {"text-anchor": "end", y: y - 3, transform: `rotate(-${o.rotate} ${x} ${y - 3})`});
+      return el("text", attrs, p.svg, t);
+    });
+  }
+
+  function title(p, text) {
+    return el("text", {x: p.width / 2, y: 14, "text-anchor": "middle", class: "av-title"}, p.svg, text);
+  }
+
+  const texts = (svg, cls) => Array.from(svg.querySelectorAll(`text.${cls}`), (t) => t.textContent);
+
+  /** Tick marks and labels at data positions `ticks` of a linear axis (x along the bottom, or y). */
+  function axisTicks(p, scale, ticks, axis) {
+    for (const t of ticks) {
+      if (axis === "x") el("text", {x: scale(t), y: p.y1 + 11, "text-anchor": "middle", class: "av-tick"}, p.svg, String(t));
+      else el("text", {x: p.x0 - 4, y: scale(t) + 3, "text-anchor": "end", class: "av-tick"}, p.svg, String(t));
+    }
+  }
+
+  /** Per application: build(spec) -> draw(figure, i), which draws example i and returns drawn() (read back). */
+  const examples = {};
+
+  examples.translation = function (s) {
+    const [T, S] = s.shape;
+    const source = decodeBytes(s.source), predicted = decodeBytes(s.predicted), right = decodeBytes(s.right);
+    const weights = decodeBytes(s.weights), alignment = decodeBytes(s.alignment);
+    return function draw(figure, i) {
+      const src = Array.from(source.subarray(i * S, (i + 1) * S), (id) => s.source_vocab[id]);
+      const tgt = Array.from(predicted.subarray(i * T, (i + 1) * T), (id) => s.target_vocab[id]);
+      const w = grid(T, S, (r, c) => dequantised(weights[(i * T + r) * S + c], 0, 1, s.steps));
+      const p = panel(figure, 330, 330, "", {top: 58, left: 46, right: 62, bottom: 36});
+      const heading = title(p, `${src.join("")} → ${tgt.join(" ")}  (${right[i] ? "right" : "wrong"})`);
+      el("text", {x: (p.x0 + p.x1) / 2, y: 30, "text-anchor": "middle", class: "av-axis-label"}, p.svg, "source (keys)");
+      axisLabel(p, "target (queries)", true);
+      const update = heatmap(p, T, S, s.cmap, {});
+      update(w);
+      cellLabels(p, src, "x", {top: true});
+      cellLabels(p, tgt, "y");
+      const cw = (p.x1 - p.x0) / S, ch = (p.y1 - p.y0) / T, side = 0.8 * Math.min(cw, ch);
+      const outlined = grid(T, S, () => 0);
+      for (let r = 0; r < T; r++) {
+        for (let c = 0; c < S; c++) {
+          if (!bit(alignment, (i * T + r) * S + c)) continue;
+          el("rect", {x: p.x0 + (c + 0.5) * cw - side / 2, y: p.y0 + (r + 0.5) * ch - side / 2, width: side, height: side,
+                      fill: "none", stroke: s.accent, "stroke-width": 1.5, class: "av-marker", "data-r": r, "data-c": c}, p.svg);
+        }
+      }
+      el("rect", {x: p.x0, y: p.y1 + 18, width: 9, height: 9, fill: "none", stroke: s.accent, "stroke-width": 1.5}, p.svg);
+      el("text", {x: p.x0 + 14, y: p.y1 + 26, class: "av-tick"}, p.svg, "true alignment");
+      colourBar(p, s.cmap, 0, 1, "weight");
+      return () => {
+        p.svg.querySelectorAll("rect.av-marker").forEach((m) => { outlined[m.dataset.r][m.dataset.c] = 1; });
+        return {weights: update.cells, colours: update.colours(), alignment: outlined, x_labels: texts(p.svg, "av-xlabel"),
+                y_labels: texts(p.svg, "av-ylabel"), title: heading.textContent};
+      };
+    };
+  };
+
+  examples.sentiment = function (s) {
+    const L = s.length;
+    const words = decodeBytes(s.words), truth = decodeBytes(s.truth), predicted = decodeBytes(s.predicted);
+    const weights = decodeBytes(s.weights), carriers = decodeBytes(s.carriers);
+    return function draw(figure, i) {
+      const kept = [];
+      for (let k = 0; k < L; k++) if (words[i * L + k] !== 0) kept.push(k); // the padding (id 0) is left out
+      const n = kept.length;
+      const p = panel(figure, 80 + 44 * n, 250, "", {left: 44, bottom: 78});
+      const heading = title(p, `true: ${s.labels[truth[i]]}, predicted: ${s.labels[predicted[i]]}`);
+      axisLabel(p, "attention weight", true);
+      axisLabel(p, "word (red: carries the sentiment)");
+      const y = linear(0, 1.1, p.y1, p.y0);
+      yTicks(p, y, [0, 0.5, 1]);
+      el("line", {x1: p.x0, x2: p.x1, y1: p.y1, y2: p.y1, class: "av-axis"}, p.svg);
+      const band = (p.x1 - p.x0) / n;
+      kept.forEach((k, b) => {
+        const h = dequantised(weights[i * L + k], 0, 1, s.steps), x = p.x0 + band * (b + 0.5), carrier = bit(carriers, i * L + k);
+        el("rect", {x: x - 0.35 * band, y: y(h), width: 0.7 * band, height: p.y1 - y(h), fill: carrier ? s.accent : s.input,
+                    class: "av-bar", "data-v": h, "data-carrier": carrier}, p.svg);
+        el("text", {x: x, y: y(h + 0.02) - 2, "text-anchor": "middle", class: "av-value"}, p.svg, fixed(h, 2));
+      });
+      cellLabels(p, kept.map((k) => s.vocab[words[i * L + k]]), "x", {rotate: 45});
+      return () => {
+        const bars = Array.from(p.svg.querySelectorAll("rect.av-bar"));
+        return {heights: bars.map((b) => Number(b.dataset.v)), values: texts(p.svg, "av-value"),
+                carriers: bars.map((b) => b.dataset.carrier === "1"), x_labels: texts(p.svg, "av-xlabel"),
+                title: heading.textContent};
+      };
+    };
+  };
+
+  examples.vit = function (s) {
+    const side = s.side, g = s.grid;
+    const truth = decodeBytes(s.truth), predicted = decodeBytes(s.predicted);
+    const image = decodeBytes(s.image), maps = decodeBytes(s.maps);
+    const greysReversed = s.greys.slice().reverse(); // Greys_r
+    const ticks = [];
+    for (let t = 0; t <= side; t += side / g) ticks.push(t);
+    return function draw(figure, i) {
+      const pixels = grid(side, side, (r, c) => dequantised(image[(i * side + r) * side + c], 0, 1, s.image_steps));
+      const flat = pixels.flat(), lo = Math.min(...flat), hi = Math.max(...flat); // imshow's own colour scale
+      function frame(p) {
+        const x = linear(0, side, p.x0, p.x1), y = linear(0, side, p.y0, p.y1);
+        axisTicks(p, x, ticks, "x");
+        axisTicks(p, y, ticks, "y");
+        axisLabel(p, "x (pixels)");
+        axisLabel(p, "y (pixels)", true);
+        return {x: x, y: y};
+      }
+      const pi = panel(figure, 210, 210, "", {left: 40, right: 10, bottom: 34});
+      const heading = title(pi, `digit ${truth[i]}, predicted ${predicted[i]}`);
+      const updateImage = heatmap(pi, side, side, s.greys, {scale: [lo, hi]});
+      updateImage(pixels);
+      frame(pi);
+      const drawn = {image: updateImage};
+      ["raw", "rollout"].forEach((name, m) => {
+        const p = panel(figure, 250, 210, "", {left: 40, right: 50, bottom: 34});
+        title(p, m === 0 ? "raw attention, last layer" : "attention rollout");
+        heatmap(p, side, side, greysReversed, {scale: [lo, hi]})(pixels);
+        const k = 2 * i + m, a = s.lo[k], b = s.hi[k];
+        const update = heatmap(p, g, g, s.cmap, {scale: [a, b]});
+        update(grid(g, g, (r, c) => dequantised(maps[(k * g + r) * g + c], a, b, s.steps)));
+        p.svg.lastElementChild.querySelector("canvas").style.opacity = "0.55";
+        const {x, y} = frame(p);
+        for (const t of ticks) {
+          el("line", {x1: x(t), x2: x(t), y1: p.y0, y2: p.y1, class: "av-patch-grid"}, p.svg);
+          el("line", {x1: p.x0, x2: p.x1, y1: y(t), y2: y(t), class: "av-patch-grid"}, p.svg);
+        }
+        colourBar(p, s.cmap, a, b, "attention", 0.55);
+        drawn[name] = update;
+      });
+      return () => ({image: drawn.image.cells, raw: drawn.raw.cells, rollout: drawn.rollout.cells,
+                     raw_colours: drawn.raw.colours(), rollout_colours: drawn.rollout.colours(), title: heading.textContent});
+    };
+  };
+
+  examples.speech = function (s) {
+    const [K, F] = s.shape, B = s.bins;
+    const truth = decodeBytes(s.truth), predicted = decodeBytes(s.predicted), weights = decodeBytes(s.weights);
+    const alignment = decodeBytes(s.alignment), spectrogram = decodeBytes(s.spectrogram);
+    const margin = {left: 50, right: 62};
+    return function draw(figure, i) {
+      const keys = Array.from(predicted.subarray(i * K, (i + 1) * K), (k) => s.keys[k]);
+      const pressed = Array.from(truth.subarray(i * K, (i + 1) * K), (k) => s.keys[k]);
+      // top: the spectrogram, lowest frequency at the bottom (origin="lower"), in its own grey scale
+      const ps = panel(figure, 440, 190, "", Object.assign({top: 24, bottom: 10}, margin));
+      ps.svg.classList.add("av-wide");
+      const heading = title(ps, `keys pressed: ${pressed.join(" ")},  decoded: ${keys.join(" ")}`);
+      const spectrum = grid(B, F, (b, f) => dequantised(nibble(spectrogram, (i * B + b) * F + f), 0, 1, s.spectrogram_steps));
+      const updateSpectrum = heatmap(ps, B, F, s.greys, {});
+      updateSpectrum(spectrum.slice().reverse());
+      const hz = linear(s.hz[0], s.hz[1], ps.y1, ps.y0);
+      const hzTicks = [];
+      for (let t = Math.ceil(s.hz[0] / 200) * 200; t <= s.hz[1]; t += 200) hzTicks.push(t);
+      axisTicks(ps, hz, hzTicks, "y");
+      axisLabel(ps, "frequency (Hz)", true);
+      // bottom: each decoded key's weights over the frames, the frames where it truly sounds outlined
+      const pa = panel(figure, 440, 150, "", Object.assign({top: 8, bottom: 34}, margin));
+      pa.svg.classList.add("av-wide");
+      const update = heatmap(pa, K, F, s.cmap, {});
+      update(grid(K, F, (r, f) => dequantised(weights[(i * K + r) * F + f], 0, 1, s.steps)));
+      cellLabels(pa, keys, "y");
+      const fx = linear(-0.5, F - 0.5, pa.x0, pa.x1), ch = (pa.y1 - pa.y0) / K;
+      const frameTicks = [];
+      for (let t = 0; t < F; t += 5) frameTicks.push(t);
+      axisTicks(pa, fx, frameTicks, "x");
+      axisLabel(pa, s.xlabel);
+      axisLabel(pa, "decoded key (query)", true);
+      for (let r = 0; r < K; r++) {
+        let first = -1, count = 0; // draw_example: from the first frame on, as many frames as are on
+        for (let f = 0; f < F; f++) {
+          if (bit(alignment, (i * K + r) * F + f)) { if (first < 0) first = f; count++; }
+        }
+        el("rect", {x: fx(first - 0.5), y: pa.y0 + r * ch, width: fx(first - 0.5 + count) - fx(first - 0.5), height: ch,
+                    fill: "none", stroke: s.accent, "stroke-width": 1.5, class: "av-marker", "data-box": JSON.stringify([first, count])}, pa.svg);
+      }
+      colourBar(pa, s.cmap, 0, 1, "weight");
+      return () => ({spectrogram: updateSpectrum.cells.slice().reverse(), weights: update.cells, colours: update.colours(),
+                     boxes: Array.from(pa.svg.querySelectorAll("rect.av-marker"), (m) => JSON.parse(m.dataset.box)),
+                     y_labels: texts(pa.svg, "av-ylabel"), title: heading.textContent});
+    };
+  };
+
+  explorers.example = function (root, s) {
+    const box = controlsBox(root);
+    let ready = false;
+    const controls = {example: slider(box, s.example, int, () => ready && redraw())};
+    const figure = document.createElement("div");
+    figure.className = "av-figure av-example";
+    figure.dataset.name = s.name;
+    root.appendChild(figure);
+    const draw = examples[s.name](s);
+    let read = null;
+    function redraw() {
+      figure.replaceChildren(); // a new example has new tokens, ticks and markers: draw it all, as draw_example does
+      read = draw(figure, controls.example.get());
+    }
+    ready = true;
+    redraw();
+    return {controls: controls, drawn: () => read()};
+  };
+
+  // ----------------------------------------------------------------------------------------------
 
   function start(root) {
     if (root.dataset.live) return;
