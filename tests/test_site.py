@@ -2,7 +2,7 @@
 
 A page fails on: a request to anything but the local server, a failed request or HTTP error, a console
 error or uncaught exception, math that MathJax left unrendered, a mermaid diagram without its SVG, a
-widget snapshot that did not render, or a broken internal link. Run `make site` first (`make test` does).
+widget snapshot that did not render, Chinese drawn as empty boxes (tofu), or a broken internal link. Run `make site` first (`make test` does).
 """
 import functools
 import http.server
@@ -87,6 +87,8 @@ def test_page_renders_offline(browser, server, page_path):
         assert images.count() >= 1, "no widget image rendered"
         for i in range(images.count()):
             assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), f"widget image {i} is broken"
+    if page_path in CHINESE_PAGES:
+        assert_no_tofu(page, page_path)
     page.wait_for_timeout(300)  # late console errors from deferred scripts
     context.close()
     assert not problems, "\n".join(problems)
@@ -164,6 +166,9 @@ def pages_with_chinese():
     return [p for p in pages() if CJK.search(text(p))]
 
 
+CHINESE_PAGES = set(pages_with_chinese())
+
+
 # Where the page shows Chinese, in each style (weight, family) it uses for it: two different characters of
 # one text, cut from a screenshot of the page itself. With no font for them both are the same empty box
 # ("tofu"), which this machine, with no CJK font installed, shows unless the site brings its own. The test
@@ -228,12 +233,9 @@ def _difference(a, b):
 VERIFIED_STYLES = set()
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("page_path", pages_with_chinese())
-def test_chinese_text_renders_with_a_font_not_as_tofu(browser, server, page_path):
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(server + page_path, wait_until="networkidle")
+def assert_no_tofu(page, page_path):
+    """Where `page` shows Chinese, it is drawn with real glyphs (test_page_renders_offline calls this on
+    every page whose text holds Chinese, after the page has loaded and rendered)."""
     if "/slides/" in page_path:
         page.wait_for_selector("body[data-slides-ready]", timeout=20_000)
     page.evaluate("document.fonts.ready")
@@ -256,16 +258,23 @@ def test_chinese_text_renders_with_a_font_not_as_tofu(browser, server, page_path
                    for r in (pair["a"], pair["b"])):
             continue  # a glyph not on the screen (clipped by a scrolling box, under a sticky header)
         shots = [_pixels(page.screenshot(clip=pair[side])) for side in "ab"]
+        checked += 1
         # Two different glyphs differ in far more than 5% of their pixels, however they are aligned; two
         # empty boxes differ only by anti-aliasing, as they sit at different sub-pixel offsets.
-        checked += 1
         if _difference(*shots) < 0.05:
             tofu.append(f"{pair['chars']} in {pair['style'][:60]}")
         else:
             VERIFIED_STYLES.add(keys[i])
-    context.close()
     assert checked > 0, "every text with Chinese was replaced before it could be looked at"
     assert not tofu, f"Chinese drawn as empty boxes (no font has the glyphs): {tofu}"
+
+
+def test_the_chinese_pages_are_found():
+    """The tofu check (in test_page_renders_offline) runs on the pages whose text holds Chinese: every page
+    of the Chinese edition, and the English glossary, errata and intro."""
+    chinese = set(pages_with_chinese())
+    assert {p for p in pages() if p.startswith("zh_CN/") and not p.endswith("index.html")} <= chinese
+    assert {"book/glossary.html", "book/errata.html"} <= chinese
 
 
 # ---- the two editions: English at the root, Chinese in zh_CN/ (book/_ext/language_switch.py) -------------
