@@ -26,6 +26,7 @@ students submit, `nbgrader autograde 03_algorithm --create` and `nbgrader genera
 """
 import argparse
 import ast
+import inspect
 import sys
 from pathlib import Path
 
@@ -39,21 +40,54 @@ import toc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from attn_course.exercises import EXERCISES  # noqa: E402
+from attn_course.exercises.capstones import RUBRIC  # noqa: E402
 from attn_course.exercises.grading import hidden_cases  # noqa: E402
 
-CONFIG = f'''"""nbgrader's configuration for the course (written by scripts/make_grading.py)."""
+CONFIG = '''"""nbgrader's configuration for the course (written by scripts/make_grading.py)."""
+import ast
+import re
+import textwrap
+
+from nbgrader.converters import GenerateAssignment
+from nbgrader.preprocessors import ClearSolutions
+
 c = get_config()  # noqa: F821 - nbgrader defines it
 c.CourseDirectory.course_id = "attention-visualized"
-# The released stub is the student edition's: run on it, the chapter's checker says "not written yet".
-c.ClearSolutions.code_stub = {{"python": {student.TODO!r}}}
-c.ClearSolutions.text_stub = "*Your answer here.*"
 c.Execute.timeout = 300  # seconds per cell; every chapter runs in well under a minute
-'''
+
+# The released stubs are the student edition's (scripts/make_student_edition.py, copied here): a function
+# keeps its signature and docstring and raises TODO, on which the chapter's checker says "not written
+# yet"; a region that only assigns names (a prediction, a number worked out by hand) leaves `name = ...`.
+TODO = {todo!r}
+REGION = re.compile({region!r}, re.M | re.S)
+c.ClearSolutions.code_stub = {{"python": TODO}}
+c.ClearSolutions.text_stub = "*Your answer here.*"
 
 
-def nbgrader(cell, grade_id, solution=False, points=None):
-    cell.metadata["nbgrader"] = {"grade": points is not None, "grade_id": grade_id, "locked": points is not None,
-                                 "solution": solution, "schema_version": 3, **({"points": points} if points else {})}
+{region_stub}
+
+class ClearSolutionsAsTheStudentEdition(ClearSolutions):
+    """nbgrader's ClearSolutions, each code region replaced by region_stub()."""
+
+    def _replace_solution_region(self, cell, language):
+        replaced = 0
+        if cell.cell_type == "code":
+            cell.source, replaced = REGION.subn(lambda m: region_stub(m.group(1), m.group(2)), cell.source)
+        return super()._replace_solution_region(cell, language) or replaced > 0
+
+
+c.GenerateAssignment.preprocessors = [ClearSolutionsAsTheStudentEdition if p is ClearSolutions else p
+                                      for p in GenerateAssignment.class_traits()["preprocessors"].default()]
+'''.format(todo=student.TODO, region=student.REGION.pattern, region_stub=inspect.getsource(student.region_stub))
+
+
+def nbgrader(cell, grade_id, solution=False, points=None, task=False):
+    """nbgrader's metadata: a solution cell (`solution`), an autograded test (`points`), a manually graded
+    answer (both), or a task graded by hand on the whole notebook (`task`, with `points`)."""
+    graded = points is not None and not task
+    cell.metadata["nbgrader"] = {"grade": graded, "grade_id": grade_id, "locked": not solution and points is not None,
+                                 "solution": solution, "schema_version": 3, **({"points": points} if points else {}),
+                                 **({"task": True} if task else {})}
     return cell
 
 
@@ -64,14 +98,47 @@ def defined_names(source):
 
 
 class MarkSolutions(Preprocessor):
-    """Cells tagged `solution` become nbgrader solution cells, their answers between the markers."""
+    """Cells tagged `solution` become nbgrader solution cells, their answers between the markers; a markdown
+    one tagged `rubric-<key>` too, graded by hand with the points of that criterion of the capstone's rubric."""
 
     def preprocess_cell(self, cell, resources, index):
-        if "solution" in cell.metadata.get("tags", []):
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            rubric = [t[len("rubric-"):] for t in tags if t.startswith("rubric-")]
             if cell.cell_type == "code":
                 cell.source = student.with_regions(cell.source)
-            nbgrader(cell, f"{resources['chapter']}-solution-{index}", solution=True)
+                nbgrader(cell, f"{resources['chapter']}-solution-{index}", solution=True)
+            elif rubric:
+                criterion = criteria(resources["chapter"])[rubric[0]]
+                nbgrader(cell, f"{resources['chapter']}-rubric-{criterion.key}", solution=True, points=criterion.points)
+            else:
+                nbgrader(cell, f"{resources['chapter']}-solution-{index}", solution=True)
         return cell, resources
+
+
+def criteria(chapter):
+    """The capstone's rubric by key ({} for a chapter without one)."""
+    return {c.key: c for c in RUBRIC.get(chapter, ())}
+
+
+class AddRubricTasks(Preprocessor):
+    """Each criterion of the rubric that is not a written answer (the code) becomes a task graded by hand,
+    before the summary; and every written criterion must have its answer cell, once."""
+
+    def preprocess(self, nb, resources):
+        chapter = resources["chapter"]
+        answered = [c.metadata.nbgrader["grade_id"] for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+                    and c.cell_type == "markdown"]
+        written = [f"{chapter}-rubric-{c.key}" for c in RUBRIC.get(chapter, ()) if c.written]
+        if sorted(answered) != sorted(written):
+            raise ValueError(f"{chapter}: the rubric's written criteria {written} need one answer cell each (a markdown "
+                             f"cell tagged solution and rubric-<key>), found {answered}")
+        summary = next((i for i, c in enumerate(nb.cells) if c.source.startswith("## Summary")), len(nb.cells))
+        for c in reversed([c for c in RUBRIC.get(chapter, ()) if not c.written]):
+            text = (f"**Graded by hand ({c.points} points): {c.criterion}.** Full marks when it {c.full_marks}.")
+            nb.cells.insert(summary, nbgrader(nbformat.v4.new_markdown_cell(text), f"{chapter}-rubric-{c.key}",
+                                              points=c.points, task=True))
+        return nb, resources
 
 
 def test_cell(exercise, cases):
@@ -103,7 +170,7 @@ class AddTests(Preprocessor):
         return nb, resources
 
 
-PREPROCESSORS = [MarkSolutions, AddTests, ClearOutputPreprocessor, student.ClearWidgetState]
+PREPROCESSORS = [MarkSolutions, AddTests, AddRubricTasks, ClearOutputPreprocessor, student.ClearWidgetState]
 
 
 def source_notebook(path):
@@ -125,9 +192,12 @@ def main(argv=None):
         target = args.out / "source" / path.stem / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
-        graded = [c.metadata.nbgrader for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
-        print(f"{target}: {len(graded)} autograded test(s), {sum(g['points'] for g in graded)} point(s), "
-              f"{sum('HIDDEN' in c.source for c in nb.cells)} with hidden tests")
+        graded = [c for c in nb.cells if "points" in c.metadata.get("nbgrader", {})]
+        auto = [c.metadata.nbgrader["points"] for c in graded if c.cell_type == "code"]
+        manual = [c.metadata.nbgrader["points"] for c in graded if c.cell_type == "markdown"]
+        print(f"{target}: {len(auto)} autograded test(s), {sum(auto)} point(s), "
+              f"{sum('HIDDEN' in c.source for c in nb.cells)} with hidden tests"
+              + (f"; {len(manual)} part(s) graded by hand, {sum(manual)} point(s)" if manual else ""))
 
 
 if __name__ == "__main__":

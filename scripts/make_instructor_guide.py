@@ -118,8 +118,8 @@ class Chapter:
         out = []
         cells = self.nb.cells
         for i, cell in enumerate(cells):
-            if "solution" not in cell.metadata.get("tags", []):
-                continue
+            if "solution" not in cell.metadata.get("tags", []) or cell.cell_type != "code":
+                continue  # (a markdown one is a capstone's written answer, graded by hand with its rubric)
             heading = self.sections[i]
             first = next((j for j in range(i - 1, -1, -1) if cells[j].cell_type == "code"
                           and re.search(r"check_\w+\(", cells[j].source)), None)

@@ -11,7 +11,8 @@ Writes student/notebooks/<chapter>.ipynb for every chapter. What counts as a sol
                                    solution becomes "*Your answer here.*"
     a region inside any cell       the lines between `### BEGIN SOLUTION` and `### END SOLUTION`
                                    (nbgrader's markers) become `raise NotImplementedError(...)`,
-                                   indented as the first of them
+                                   indented as the first of them, or `name = ...` where the region
+                                   only assigns names (region_stub)
 
 Everything else stays, the exercises' checkers included: run on the stub, a checker answers
 "calling your function raised NotImplementedError ...", and on the student's answer it says what is
@@ -32,6 +33,7 @@ import argparse
 import ast
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -43,7 +45,7 @@ import toc
 
 ROOT = Path(__file__).resolve().parents[1]
 TODO = "raise NotImplementedError(\"exercise: write your solution here, then run the checker below\")"
-REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n.*?^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
+REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[ \t]*\n(.*?)^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
 
 
 def stub(source):
@@ -59,7 +61,7 @@ def _stub_block(body, lines):
         indent = re.match(r"\s*", lines[node.lineno - 1]).group(0)
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             first = node.body[0]
-            out += lines[_first_line(node) - 1:first.lineno - 1]  # decorators and the signature
+            out += lines[_first_line(node) - 1:_comments_above(lines, node, first.lineno) - 1]  # decorators, signature
             if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
                 out += lines[first.lineno - 1:first.end_lineno]  # the docstring says what to write: keep it
             out.append(re.match(r"\s*", lines[first.lineno - 1]).group(0) + TODO)
@@ -71,6 +73,14 @@ def _stub_block(body, lines):
             if inner:
                 out += lines[node.lineno - 1:_first_line(node.body[0]) - 1] + inner
     return out
+
+
+def _comments_above(lines, function, lineno):
+    """The first line of the comments right above line `lineno` of `function`'s body (`lineno` if none):
+    a comment between the signature and the first statement is part of the answer, often its derivation."""
+    while lineno - 1 > function.lineno and lines[lineno - 2].lstrip().startswith("#"):
+        lineno -= 1
+    return lineno
 
 
 def _first_line(node):
@@ -90,7 +100,7 @@ def with_regions(source):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 first = node.body[0]
                 has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
-                start = first.end_lineno + 1 if has_doc else first.lineno
+                start = first.end_lineno + 1 if has_doc else _comments_above(lines, node, first.lineno)
                 end = node.end_lineno   # and the comments indented under the body, after its last line
                 while end < len(lines) and (not lines[end].strip() or lines[end].lstrip().startswith("#") and
                                             len(_indent_of_next(lines, end + 1)) > node.col_offset):
@@ -125,8 +135,23 @@ def _indent_of_next(lines, i):
     return next((re.match(r"\s*", line).group(0) for line in lines[i - 1:] if line.strip()), "")
 
 
+def region_stub(indent, answer):
+    """What a solution region becomes: `name = ...  # your answer` for each name that a top-level region of
+    assignments only gives a value (a prediction, a number worked out by hand), as stub() leaves them;
+    otherwise (a function's body) the TODO line, indented as the region. make_grading.py hands nbgrader
+    this same function."""
+    try:
+        body = ast.parse(textwrap.dedent(answer)).body if not indent else []
+    except SyntaxError:
+        body = []
+    if body and all(isinstance(n, (ast.Assign, ast.AnnAssign)) for n in body):
+        return "\n".join(indent + " = ".join(ast.unparse(t) for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))
+                         + " = ...  # your answer" for n in body)
+    return indent + TODO
+
+
 def without_regions(source):
-    return REGION.sub(lambda m: m.group(1) + TODO, source)
+    return REGION.sub(lambda m: region_stub(m.group(1), m.group(2)), source)
 
 
 class StubSolutionCells(Preprocessor):

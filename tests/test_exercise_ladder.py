@@ -3,6 +3,7 @@ in the chapter as a heading "Exercise N.k (level): ..." with the registry's leve
 mistake the registry lists is rejected by its checker with a first message containing its fragment."""
 import json
 import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,10 +17,11 @@ from attn_course.exercises import EXERCISES, LEVELS
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = re.compile(r"^#+ Exercise (\d+[a-z]?)\.(\d+) \(([a-z]+)\)", re.M)
-# The chapters whose ladder is complete (the others still have the easy/medium labels of their first edition).
-LADDER_CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "05_practice", "05b_positions",
-                   "06_applications", "06b_transformer", "06c_language_model", "06d_masked_lm", "06e_kv_cache", "07_tools", "08_efficiency",
-                   "08b_gpu_kernel", "09_faq"]
+# Every chapter of the course; the two capstones are projects in parts, graded by their checkers and a rubric.
+LADDER_CHAPTERS = ["01_background", "02_concepts", "03_algorithm", "04_mathematics", "04b_case_studies", "05_practice",
+                   "05b_positions", "06_applications", "06b_transformer", "06c_language_model", "06d_masked_lm",
+                   "06e_kv_cache", "07_tools", "08_efficiency", "08b_gpu_kernel", "09_faq"]
+CAPSTONES = ["04c_capstone_layer", "08c_capstone_linear_memory"]
 
 
 def headings(chapter):
@@ -38,3 +40,9 @@ def test_the_chapter_climbs_the_whole_ladder(chapter):
     registered = Counter(e.level for e in EXERCISES if e.chapter == chapter)
     assert registered == Counter(level for _, _, level in found), \
         f"{chapter}: the registry's levels {dict(registered)} differ from the chapter's headings {found}"
+
+
+def test_no_chapter_is_left_off_the_ladder():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import toc
+    assert sorted(p.stem for p in toc.chapters()) == sorted(LADDER_CHAPTERS + CAPSTONES)

@@ -67,6 +67,11 @@ def test_no_solution_code_survives(edition):
         elsewhere = code_lines(c for c in original.cells if "solution" not in c.metadata.get("tags", []))
         in_student = code_lines(edition[path.name].cells)
         for cell in solution_cells(original):
+            if cell.cell_type == "markdown":  # a written answer (a capstone's rubric): none of its lines stays
+                text = {line for c in edition[path.name].cells if c.cell_type == "markdown" for line in c.source.splitlines()}
+                leaked = [line for line in cell.source.splitlines() if line.strip() and not line.startswith(":") and line in text]
+                assert not leaked, f"{path.name}: lines of a written answer left in the student edition: {leaked}"
+                continue
             leaked = [line for line in answer_lines(cell.source) if in_student[line] > elsewhere[line]]
             assert not leaked, f"{path.name}: solution lines left in the student edition: {leaked}"
 

@@ -6,6 +6,7 @@ missing sqrt(d_k), an overflowing softmax, a mask ignored) and reports the first
 as data (`Exercise`: the checker, its reference answer, the chapter and the name of the learner's answer).
 """
 from .attention import check_attention
+from .case_studies import check_ink_share, check_listing_attention, check_patch_distribution, check_top_patch
 from .capstones import (check_capstone_gradients, check_capstone_layer, check_capstone_tile_count,
                         check_capstone_tiled_causal)
 from .feedback import Feedback, hint
@@ -40,12 +41,12 @@ from .pretraining import (check_corrupt, check_corrupt_one_draw, check_corruptio
                           check_who_can_restore)
 from .positions import check_rope, check_rope_attention, check_rope_scores, check_same_rope_score, check_shift_matrix
 from .registry import LEVELS, Exercise, Mistake
-from . import (applications, attention, background, capstones, concepts, decoding, efficiency, faq, gpu, mathematics,
+from . import (applications, attention, background, capstones, case_studies, concepts, decoding, efficiency, faq, gpu, mathematics,
                positions, practice, pretraining, tools, transformer)
 
 # In the order of the chapters, and of the exercises within each; the capstones after chapters 4 and 8.
 EXERCISES = [exercise for part in (background.EXERCISES, concepts.EXERCISES, attention.EXERCISES, mathematics.EXERCISES,
-                                   capstones.FIRST, practice.EXERCISES, positions.EXERCISES, applications.EXERCISES,
+                                   case_studies.EXERCISES, capstones.FIRST, practice.EXERCISES, positions.EXERCISES, applications.EXERCISES,
                                    transformer.EXERCISES, pretraining.EXERCISES, decoding.EXERCISES, tools.EXERCISES,
                                    efficiency.EXERCISES, gpu.EXERCISES, capstones.SECOND, faq.EXERCISES)
              for exercise in part]

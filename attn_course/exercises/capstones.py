@@ -13,6 +13,8 @@ Capstone II (after chapter 8): causal attention in memory linear in n, skipping 
 The references are written here once; the capstone notebooks call them from their solution cells, which
 the student edition replaces by stubs. Each checker says what is wrong and where; its hints go further.
 """
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..attention import scaled_dot_product_attention
@@ -229,6 +231,47 @@ def check_capstone_tiled_causal(fn):
                                    f"{allowed} suffice: tiles wholly above the diagonal are computed",
                             hints=("For query block i, stop the loop over key blocks after block i.",))
     return Feedback(True, "correct: causal attention tile by tile, the tiles above the diagonal skipped")
+
+
+# The part graded by hand: one rubric per capstone. The chapter prints it (rubric_table), and
+# scripts/make_grading.py makes each written criterion an nbgrader manually graded answer cell (the
+# chapter's markdown cell tagged `solution` and `rubric-<key>`) and each other one a task graded on the
+# whole notebook, worth the same points.
+
+@dataclass(frozen=True)
+class Criterion:
+    key: str          # names the answer cell's tag, rubric-<key>, and nbgrader's grade id
+    criterion: str
+    full_marks: str   # what earns all the points
+    points: int
+    written: bool = True  # a written answer in its own cell; False: graded on the code of the whole notebook
+
+
+RUBRIC = {
+    "04c_capstone_layer": (
+        Criterion("weights-picture", "the picture of the weights", "says why the first row of the causal weights is "
+                  "one-hot and what the last row averages over", 2),
+        Criterion("gradient-check", "the gradient check", "explains what the relative error printed by the gradient "
+                  "check measures, and why it is not 0", 2),
+        Criterion("code", "the code", "reads like the equations above: one line per step, shapes in comments, no "
+                  "loops over positions", 2, written=False),
+    ),
+    "08c_capstone_linear_memory": (
+        Criterion("count", "the count", "derives the number of tiles (not only computes it) and says what fraction "
+                  "of the work is saved as $n$ grows", 2),
+        Criterion("picture", "the picture", "explains which tiles need a mask inside them and which need none", 2),
+        Criterion("memory", "memory", "says which arrays of the solution grow with $n$, and why none of them is "
+                  "$n \\times n$", 2),
+    ),
+}
+
+
+def rubric_table(chapter):
+    """The rubric of a capstone as a markdown table, the points graded by hand in its last row."""
+    rows = [f"| {c.criterion} | {c.full_marks} | {c.points} |" for c in RUBRIC[chapter]]
+    total = sum(c.points for c in RUBRIC[chapter])
+    return "\n".join(["| criterion | what earns full marks | points |", "| --- | --- | ---: |", *rows,
+                      f"| **graded by hand** | | **{total}** |"])
 
 
 # Capstone I comes after chapter 4 and capstone II after chapter 8: attn_course.exercises.EXERCISES puts
