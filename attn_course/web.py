@@ -32,6 +32,7 @@ from matplotlib.colors import to_hex
 
 from . import data, readout, viz
 
+INPUT = to_hex(viz.INPUT)  # viz.INPUT is matplotlib's grey "0.6", not a colour CSS knows: "#999999"
 DIGITS = 9  # decimals kept of a computed weight: far below a colour step, far above roundoff (1e-16)
 
 
@@ -81,7 +82,7 @@ def spec(explorer):
                 "q_row": _floats(explorer.q_row), "k_row": _floats(explorer.k_row), "edges": _floats(explorer.edges),
                 "raw_counts": [np.histogram(s, explorer.edges)[0].tolist() for s in sums.values()],
                 "scaled_counts": [np.histogram(s / np.sqrt(d), explorer.edges)[0].tolist() for d, s in sums.items()],
-                "std": [f"{s.std():.1f}" for s in sums.values()], "input": viz.INPUT, "accent": viz.ACCENT}
+                "std": [f"{s.std():.1f}" for s in sums.values()], "input": INPUT, "accent": viz.ACCENT}
     if isinstance(explorer, widgets.MaskExplorer):
         return {"kind": "mask", "tokens": explorer.tokens, "x": _floats(explorer.x),
                 "on": explorer.mask.tolist(), "causal": c["causal"].value, "annotate": len(explorer.tokens) <= 6,
@@ -89,7 +90,7 @@ def spec(explorer):
     if isinstance(explorer, widgets.KernelRegressionExplorer):
         # y_i = truth(x_i) + noise_i: the noise is a seeded draw; truth (sin, power) is recomputed in the page
         return {"kind": "kernel_regression", "x_train": _floats(explorer.x_train), "noise": _floats(explorer.noise),
-                "x_test": _floats(explorer.x_test), "h": _log_slider(c["h"]), "input": viz.INPUT,
+                "x_test": _floats(explorer.x_test), "h": _log_slider(c["h"]), "input": INPUT,
                 "accent": viz.ACCENT, "cmap": _colormap()}
     if isinstance(explorer, widgets.MultiHeadExplorer):
         layers = "layer" in c
@@ -100,7 +101,7 @@ def spec(explorer):
         # q, k, base are inputs: the page turns them as rotary_embedding does and takes the dot products
         return {"kind": "rotary", "q": _floats(explorer.q), "k": _floats(explorer.k), "base": float(explorer.base),
                 "m": _slider(c["m"]), "n": _slider(c["n"]), "pair": _slider(c["pair"]),
-                "max_position": explorer.max_position, "input": viz.INPUT, "accent": viz.ACCENT}
+                "max_position": explorer.max_position, "input": INPUT, "accent": viz.ACCENT}
     if isinstance(explorer, widgets.ExampleExplorer):
         return _example(explorer.result, c["example"])
     return None
@@ -163,7 +164,7 @@ def _example(r, control):
         s.update(vocab=list(data.SENTIMENT_VOCAB), labels=list(data.SENTIMENT_LABELS), length=r.inputs.shape[1],
                  words=_bytes(r.inputs), truth=_bytes(r.truth), predicted=_bytes(r.predictions),
                  carriers=_bits(r.alignment), weights=_bytes(levels(r.weights, 0, 1, BAR_STEPS)), steps=BAR_STEPS,
-                 input=to_hex(viz.INPUT))  # viz.INPUT is matplotlib's grey "0.6", not a CSS colour
+                 input=INPUT)
     elif r.name == "vit":
         maps = np.array([readout.cls_maps(r, i) for i in range(len(r.truth))])  # (n, 2: raw and rollout, g, g)
         flat = maps.reshape(2 * len(maps), -1)                                   # (2 n, g g) one row per map

@@ -244,8 +244,11 @@ def chinese_notebook(nb, table):
         if cell.cell_type == "markdown":
             cell.source, used = translate_markdown(cell.source, table)
             found |= used
-    # a message translated as itself (display math, a name) needs no placing
-    return nb, {m for m in set(table) - found if table[m] != m}
+    # A cell may print markdown (a table made from data): the site translates it, the notebook keeps
+    # its outputs as they are. A message translated as itself (display math, a name) needs no placing.
+    printed = " ".join(" ".join(o.get("data", {}).get("text/markdown", "").split())
+                       for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    return nb, {m for m in set(table) - found if table[m] != m and " ".join(m.split()) not in printed}
 
 
 def notebooks(paths=()):

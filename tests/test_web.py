@@ -195,3 +195,14 @@ def test_levels_say_what_they_expected():
     np.testing.assert_allclose(web.dequantised([0, 255], 0.25, 0.75, 255), [0.25, 0.75])
     with pytest.raises(ValueError, match="between lo and hi, got 0.0 .. 1.5 for 0 .. 1"):
         web.levels([0.0, 1.5], 0, 1, 255)
+
+
+@pytest.mark.parametrize("kind", MAKERS)
+def test_every_colour_in_a_spec_is_one_css_knows(kind):
+    """The page paints with the spec's colours: matplotlib's greys ("0.6") are no CSS colour (the browser
+    would fall back to black), so the spec carries "#rrggbb"."""
+    spec = web.spec(MAKERS[kind]())
+    colours = {key: spec[key] for key in ("input", "accent", "bar") if key in spec}
+    colours.update({f"cmap[{i}]": c for i, c in enumerate(spec.get("cmap", []))})
+    bad = {key: c for key, c in colours.items() if not re.fullmatch(r"#[0-9a-f]{6}", c)}
+    assert not bad, f"not CSS colours: {bad}"
