@@ -346,3 +346,12 @@ def test_search_finds_pages_in_both_languages(browser, server, edition, query):
     context.close()
     assert n >= 2, f"searching {query!r} in /{edition} found {n} pages"
     assert all(("zh_CN/" in (edition + link)) == bool(edition) for link in links), links
+
+
+@pytest.mark.parametrize("page_path", book_pages())
+def test_the_widget_manager_loads_only_where_a_widget_is_drawn(page_path):
+    """Every explorer is drawn by the site's own script (book/_ext/live_explorers.py): the ipywidgets
+    manager (a 4 MB script) and the stored widget state load only on a page that shows a widget view."""
+    html = (SITE / page_path).read_text(encoding="utf-8")
+    views = 'type="application/vnd.jupyter.widget-view+json"' in html
+    assert ("embed-amd.js" in html) == views and ("widget-state+json" in html) == views

@@ -21,7 +21,19 @@ def add_to_pages_with_explorers(app, pagename, templatename, context, doctree):
         app.add_js_file("av-explorers.js", defer="defer")
 
 
+def drop_unused_widget_manager(app, pagename, templatename, context, doctree):
+    """A chapter's stored widget state brings the ipywidgets manager (require.js and a 4 MB embed-amd.js)
+    and the state itself (up to 0.5 MB) into its page. Where every widget view of the page has given way
+    to the explorer's HTML (the mime type chosen, it is known only now), nothing on the page uses them."""
+    if "application/vnd.jupyter.widget-view+json" not in context.get("body", ""):
+        files = getattr(app.env, "nb_metadata", {}).get(pagename, {}).get("js_files", {})
+        for key in [k for k in files if k.startswith("ipywidgets")]:
+            del files[key]
+
+
 def setup(app):
     app.connect("config-inited", add_static_path)
+    # before myst-nb adds the page's scripts (priority 500)
+    app.connect("html-page-context", drop_unused_widget_manager, priority=400)
     app.connect("html-page-context", add_to_pages_with_explorers)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
