@@ -28,7 +28,7 @@ translations: $(VENV)/.installed
 # Everything. The chapters under strict nbval and the retraining tests run once, in test-other-cpu, as another
 # machine computes them (the stronger check: the stored outputs were made on this one), not again here.
 test: lint site chromium test-other-cpu
-	$(BIN)/python -m pytest -m "not retrain" --ignore=notebooks
+	$(BIN)/python -m pytest -m "not retrain" tests
 
 # Pyflakes and syntax errors (pyproject.toml's [tool.ruff]) in the package, scripts, tests, benchmarks and
 # the chapters' code: a second or two.
