@@ -40,7 +40,7 @@ CATALOGUES = LOCALES / LANGUAGE / "LC_MESSAGES"
 POT = ROOT / "_build" / "gettext"
 NOTEBOOKS = ROOT / LANGUAGE / "notebooks"     # the Chinese chapters, committed
 SITE_CONFIG = ROOT / "_build" / f"{LANGUAGE}-config" / "_config.yml"
-TITLE = "注意力机制，看得见（Attention, Visualized）"
+TITLE = "注意力可视化（Attention, Visualized）"  # the landing page's title, as translated
 BIN = Path(sys.executable).parent
 
 
@@ -209,11 +209,14 @@ def translate_markdown(source, table):
     the messages found. A message is the source's text with its line breaks (and a list item's indentation
     or a quote's `>`) turned into single spaces, so it is looked for with any whitespace between words;
     longer messages first, and never inside a code fence or display math."""
-    protected = []
+    protected = []  # text set aside (code, display math, translations placed), each behind a placeholder
+
+    def keep(text):
+        protected.append(text)
+        return f"\x00{len(protected) - 1}\x00"
 
     def protect(match):
-        protected.append(match.group(0))
-        return f"\x00{len(protected) - 1}\x00"
+        return keep(match.group(0))
 
     text = FENCE.sub(protect, source)
     found = set()
@@ -223,17 +226,10 @@ def translate_markdown(source, table):
         if not re.search(pattern, text):
             continue
         found.add(msgid)
-        text = re.sub(pattern, lambda m, t=table[msgid]: protect(_Literal(t)), text)
+        text = re.sub(pattern, lambda m, t=table[msgid]: keep(t), text)
     while "\x00" in text:
         text = re.sub(r"\x00(\d+)\x00", lambda m: protected[int(m.group(1))], text)
     return text, found
-
-
-class _Literal(str):
-    """A translation standing in for a match: protect() takes `.group(0)` of it."""
-
-    def group(self, i):
-        return str(self)
 
 
 def chinese_notebook(nb, table):
